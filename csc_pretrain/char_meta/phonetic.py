@@ -1,0 +1,109 @@
+"""Mandarin readings and how alike two of them sound.
+
+A reading is a toned syllable in pypinyin's TONE3 form ("zhang3"; neutral tone
+is 5). Two readings are compared by initial, final and tone:
+
+    sim = s_initial * s_final * s_tone
+
+    s_initial  1 same | FUZZY_PAIR (0.8) for z/zh c/ch s/sh n/l f/h r/l | 0.3 other
+    s_final    1 same | FUZZY_PAIR (0.8) for an/ang en/eng in/ing ian/iang uan/uang | 0.2 other
+    s_tone     1 same | 0.85 other (1 in tone-insensitive mode, for ASR output)
+
+So 同音同调 = 1 > 同音异调 = 0.85 > 近音 (one fuzzy pair) = 0.8, or 0.68 with another tone > ... and a
+different initial with the same final (zhang/bang, 0.3) still beats a different
+final (0.2). Characters compare by their closest pair of readings, where a
+reading other than a character's first (most common) one counts SECONDARY
+(0.9) as much: pypinyin lists rare readings too (声 qing4), and they should not
+make 声 a homophone of 清.
+"""
+
+import numpy as np
+
+INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h",
+            "j", "q", "x", "r", "z", "c", "s", "y", "w")
+FUZZY_INITIALS = (("z", "zh"), ("c", "ch"), ("s", "sh"), ("n", "l"), ("f", "h"), ("r", "l"))
+FUZZY_FINALS = (("an", "ang"), ("en", "eng"), ("in", "ing"), ("ian", "iang"),
+                ("uan", "uang"))
+FUZZY_PAIR = 0.8
+OTHER_INITIAL = 0.3
+OTHER_FINAL = 0.2
+OTHER_TONE = 0.85
+SECONDARY = 0.9
+
+
+def readings(char):
+  """Every Mandarin reading of ``char`` (heteronyms on), most common first."""
+  from pypinyin import Style, pinyin  # imported here: loading its dictionary takes a while
+  out = pinyin(char, style=Style.TONE3, heteronym=True, neutral_tone_with_five=True,
+               errors=lambda _: [[]])[0]
+  # pypinyin writes ü as "v" in TONE3; keep it. Drop interjection-only nasal readings
+  # ("n2", "ng4" for 嗯), which have no final to compare.
+  return [r for r in dict.fromkeys(out) if r and r[:-1] not in ("n", "ng", "m", "hm", "hng")]
+
+
+def split_syllable(reading):
+  """'zhang3' -> ('zh', 'ang', 3); 'an4' -> ('', 'an', 4)."""
+  tone = int(reading[-1]) if reading[-1].isdigit() else 5
+  base = reading[:-1] if reading[-1].isdigit() else reading
+  initial = next((i for i in INITIALS if base.startswith(i) and len(base) > len(i)), "")
+  return initial, base[len(initial):], tone
+
+
+def _part_similarity(a, b, fuzzy, other):
+  """Pairwise similarity of two label arrays with a symmetric fuzzy-pair list."""
+  sim = np.where(a[:, None] == b[None, :], 1.0, other)
+  for x, y in fuzzy:
+    pair = ((a[:, None] == x) & (b[None, :] == y)) | ((a[:, None] == y) & (b[None, :] == x))
+    sim = np.where(pair, FUZZY_PAIR, sim)
+  return sim
+
+
+def syllable_similarity(syllables, tone_sensitive=True):
+  """Dense ``[S, S]`` float32 similarity of a list of TONE3 syllables."""
+  parts = [split_syllable(s) for s in syllables]
+  initials = np.array([p[0] for p in parts])
+  finals = np.array([p[1] for p in parts])
+  tones = np.array([p[2] for p in parts])
+  sim = (_part_similarity(initials, initials, FUZZY_INITIALS, OTHER_INITIAL) *
+         _part_similarity(finals, finals, FUZZY_FINALS, OTHER_FINAL))
+  if tone_sensitive:
+    sim = sim * np.where(tones[:, None] == tones[None, :], 1.0, OTHER_TONE)
+  return sim.astype(np.float32)
+
+
+def reading_similarity(a, b, tone_sensitive=True):
+  """Similarity of two TONE3 readings (a convenience for one pair)."""
+  return float(syllable_similarity([a, b], tone_sensitive)[0, 1])
+
+
+class PhoneticTable:
+  """Char-by-char phonetic similarity, computed a block of rows at a time.
+
+  ``by_syllable[s, j]`` holds the best similarity between syllable ``s`` and any
+  reading of character ``j``; a row of the char table is then the max over the
+  row character's readings. Characters with no reading score 0.
+  """
+
+  def __init__(self, char_readings, tone_sensitive=True):
+    syllables = sorted({r for rs in char_readings for r in rs})
+    index = {s: k for k, s in enumerate(syllables)}
+    n = len(char_readings)
+    self.max_readings = max([len(rs) for rs in char_readings] + [1])
+    # Readings padded with a sentinel syllable (index S) that matches nothing.
+    self.reading_ids = np.full((n, self.max_readings), len(syllables), dtype=np.int32)
+    for i, rs in enumerate(char_readings):
+      self.reading_ids[i, :len(rs)] = [index[r] for r in rs]
+    ss = np.zeros((len(syllables) + 1, len(syllables) + 1), dtype=np.float32)
+    ss[:-1, :-1] = syllable_similarity(syllables, tone_sensitive)
+    by_syllable = ss[:, self.reading_ids[:, 0]]
+    for b in range(1, self.max_readings):
+      np.maximum(by_syllable, SECONDARY * ss[:, self.reading_ids[:, b]], out=by_syllable)
+    self.by_syllable = by_syllable
+
+  def rows(self, start, stop):
+    """Similarity of characters ``start:stop`` to every character, ``[rows, n]``."""
+    ids = self.reading_ids[start:stop]
+    out = self.by_syllable[ids[:, 0]]
+    for b in range(1, self.max_readings):
+      np.maximum(out, SECONDARY * self.by_syllable[ids[:, b]], out=out)
+    return out

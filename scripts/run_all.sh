@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole pipeline on the bundled sample data, CPU only, nothing downloaded
+# but the Python packages: bash scripts/run_all.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup_env.sh
+echo "== stage 1: char_meta"
+bash scripts/01_char_meta.sh

@@ -1,0 +1,297 @@
+"""Stage 1: decomposition, similarity, confusion sets, file formats, bad input."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from csc_pretrain.char_meta import build, decompose, formats, phonetic, similarity
+from csc_pretrain.io_utils import InputError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A few hundred common characters plus the ones the assertions name.
+SAMPLE = ("清请情晴睛精青氵水在再载仔灾的地得第一二三人入八土士干千午牛未末己已巳日曰目白自"
+          "是事市式世势视试室示适释做作坐座那哪象像向他她它以已因应带戴代副幅付权全练炼历厉"
+          "竟境竞即既及急记纪进近经精心新形型行反返部步布具俱密蜜慕幕暮辩辨辫候侯拨拔贷货"
+          "张长章账帐胀涨丈杖仗掌常场唱畅厂昌肠尝偿赏上尚伤商裳晌赏长江河湖海洋深浅清浊"
+          "中国大小多少上下左右前后里外东西南北高低长短好坏对错来去出入开关生死老少男女"
+          "天地山川风雨雷电春夏秋冬年月时分秒早晚今明昨前后新旧快慢真假黑白红黄蓝绿")
+
+
+@pytest.fixture(scope="module")
+def ids_by_char():
+  return decompose.parse_cjk_decomp(decompose.default_decomposition_file())
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+  """One build over the sample charset, shared by the tests that read its files."""
+  out = tmp_path_factory.mktemp("char_meta")
+  charset = out / "charset.txt"
+  charset.write_text(SAMPLE, encoding="utf-8")
+  build.build(str(out / "run"), top_k=20, charset=str(charset), progress_bar=False)
+  return out
+
+
+def _sets(path):
+  return formats.read_confusion_sets(str(path))
+
+
+# --- decomposition --------------------------------------------------------------
+
+def test_qing_decomposes_to_water_radical_and_qing_down_to_strokes(ids_by_char):
+  assert decompose.expand(ids_by_char, ["清"], full=False)["清"] == ["⿰氵青"]
+  strokes = decompose.expand(ids_by_char, ["清"])["清"][0]
+  assert strokes.startswith("⿰")
+  assert decompose.is_complete(strokes)
+  # The left part is the water radical's three strokes: 点 点 提.
+  assert decompose.stroke_sequence(strokes)[:3] == "441"
+
+
+@pytest.mark.parametrize("char,count", [("一", 1), ("水", 4), ("清", 11), ("请", 10), ("国", 8)])
+def test_stroke_counts(ids_by_char, char, count):
+  strokes = decompose.expand(ids_by_char, [char])[char][0]
+  assert len(decompose.stroke_sequence(strokes)) == count
+
+
+def test_stroke_classes_of_simple_characters(ids_by_char):
+  seq = lambda c: decompose.stroke_sequence(decompose.expand(ids_by_char, [c])[c][0])
+  assert seq("一") == "1"
+  assert seq("十") == "12"
+  assert seq("人") == "34"
+
+
+def test_character_drawn_as_another_takes_its_component_ids(ids_by_char):
+  comp = decompose.expand(ids_by_char, ["已", "己"], full=False)
+  assert comp["已"] == comp["己"]
+
+
+def test_every_basic_block_character_is_covered(ids_by_char):
+  chars = build.default_charset()
+  expanded = decompose.expand(ids_by_char, chars)
+  complete = sum(decompose.is_complete(expanded[c][0]) for c in chars)
+  assert complete >= 20900
+
+
+def test_ids_file_with_alternatives_and_source_tags(tmp_path, ids_by_char):
+  path = tmp_path / "ids.txt"
+  path.write_text("# comment\nU+6E05\t清\t⿰氵青[G]\t⿰水青[T]\nU+9752\t青\t⿱龶月\n"
+                  "U+6C35\t氵\t⿱丶㇀\n", encoding="utf-8")
+  ids = decompose.parse_ids_file(str(path))
+  assert ids["清"] == ["⿰氵青", "⿰水青"]
+  expanded = decompose.expand(ids, ["清"])["清"]
+  assert len(expanded) == 2 and expanded[0].startswith("⿰⿱㇔㇀⿱")
+
+
+# --- similarity ------------------------------------------------------------------
+
+def _visual(ids_by_char, a, b):
+  stroke = decompose.expand(ids_by_char, [a, b])
+  comp = decompose.expand(ids_by_char, [a, b], full=False)
+  shapes = similarity.Shapes([stroke[a], stroke[b]], [comp[a], comp[b]],
+                             [decompose.stroke_sequence(stroke[c][0]) for c in (a, b)])
+  return similarity.VisualTable(shapes, workers=1).rows(0, 1)[3][0, 1]
+
+
+def test_qing_looks_more_like_qing_than_like_water(ids_by_char):
+  assert _visual(ids_by_char, "清", "请") > _visual(ids_by_char, "清", "水") + 0.3
+
+
+def test_alternative_decompositions_take_the_max():
+  sim = similarity._AltSimilarity([["abc", "xyz"], ["xyz"], ["abd"]], workers=1)
+  rows = sim.rows(0, 3)
+  assert rows.shape == (3, 3)
+  assert rows[0, 1] == 1.0 and rows[1, 0] == 1.0  # the second alternative matches exactly
+  assert rows[0, 2] == pytest.approx(2 / 3)
+
+
+def test_zai_homophones_are_identical_and_fuzzy_initials_beat_other_initials():
+  assert phonetic.readings("在") == ["zai4"] and phonetic.readings("再") == ["zai4"]
+  assert phonetic.reading_similarity("zai4", "zai4") == 1.0
+  assert phonetic.reading_similarity("zhang1", "zang1") > phonetic.reading_similarity("zhang1", "bang1")
+  assert phonetic.reading_similarity("lan2", "lang2") > phonetic.reading_similarity("lan2", "lou2")
+  # 同音异调 beats 近音 with another tone, which beats a different syllable.
+  assert (phonetic.reading_similarity("shi4", "shi3") > phonetic.reading_similarity("shi4", "si3")
+          > phonetic.reading_similarity("shi4", "ba3"))
+
+
+def test_tone_insensitive_mode():
+  assert phonetic.reading_similarity("ma1", "ma3", tone_sensitive=False) == 1.0
+  assert phonetic.reading_similarity("ma1", "ma3") < 1.0
+
+
+def test_heteronyms_are_all_read_and_rare_ones_count_less():
+  assert {"zhang3", "chang2"} <= set(phonetic.readings("长"))
+  table = phonetic.PhoneticTable([["chang2"], ["zhang3", "chang2"], ["chang2", "zhang3"]])
+  row = table.rows(0, 1)[0]
+  assert row[2] == 1.0 and row[1] == pytest.approx(phonetic.SECONDARY)
+
+
+# --- confusion sets ----------------------------------------------------------------
+
+def test_confusion_sets_rank_real_confusions_first(sample_dir):
+  sets = _sets(sample_dir / "run" / "confusion_sets.tsv")
+  assert sets["在"][0] == "再"
+  assert "己" in sets["已"][:3]
+  assert "土" in sets["士"][:10]
+  assert set(sets["清"][:10]) >= {"请", "情", "青"}
+  for char, cands in sets.items():
+    assert char not in cands and len(cands) == len(set(cands)) == 20
+
+
+def test_common_characters_rank_before_rare_homophones(tmp_path):
+  charset = tmp_path / "c.txt"
+  charset.write_text("在再縡", encoding="utf-8")
+  build.build(str(tmp_path / "o"), top_k=2, charset=str(charset), progress_bar=False)
+  assert _sets(tmp_path / "o" / "confusion_sets.tsv")["在"] == ["再", "縡"]
+
+
+def test_phonetic_and_visual_sets_hold_their_kind(sample_dir):
+  phon = _sets(sample_dir / "run" / "confusion_phonetic.tsv")
+  vis = _sets(sample_dir / "run" / "confusion_visual.tsv")
+  assert phon["在"][0] == "再" and "土" not in phon["士"]
+  assert vis["未"][0] == "末" and "是" not in vis["士"]
+
+
+def test_scores_file_lists_every_kept_pair(sample_dir):
+  lines = (sample_dir / "run" / "confusion_scores.tsv").read_text(encoding="utf-8").splitlines()
+  header = lines[0].split("\t")
+  assert header == ["char", "candidate", *similarity.SCORE_NAMES, "sets"]
+  rows = {(f[0], f[1]): f for f in (l.split("\t") for l in lines[1:])}
+  row = rows[("在", "再")]
+  assert float(row[header.index("phonetic")]) == 1.0 and "c" in row[-1] and "p" in row[-1]
+  sets = _sets(sample_dir / "run" / "confusion_sets.tsv")
+  assert all((c, x) in rows for c, xs in sets.items() for x in xs)
+
+
+def test_same_inputs_give_byte_identical_files(sample_dir):
+  charset = sample_dir / "charset.txt"
+  build.build(str(sample_dir / "again"), top_k=20, charset=str(charset), block_size=97,
+              progress_bar=False)
+  for name in build.OUTPUT_FILES[:-1]:  # the stats file holds timings
+    assert (sample_dir / "run" / name).read_bytes() == (sample_dir / "again" / name).read_bytes(), name
+
+
+# --- file formats --------------------------------------------------------------------
+
+def test_char_meta_has_faspell_columns_and_reads_back(sample_dir):
+  path = sample_dir / "run" / "char_meta.txt"
+  lines = {l.split("\t")[1]: l.split("\t") for l in path.read_text(encoding="utf-8").splitlines()}
+  code, char, pron, *decomps = lines["长"]
+  assert code == "U+957F" and char == "长"
+  assert pron.split(";")[1:] == ["null"] * 4 and "zhang3" in pron.split(";")[0].split(",")
+  assert decomps and all(decompose.is_complete(d) for d in decomps)
+  assert "氵" in lines  # components used by the decompositions have rows too
+  ids, readings = formats.read_faspell_char_meta(str(path))
+  assert ids["清"] == [lines["清"][3]] and readings["在"] == ["zai4"]
+
+
+def test_build_from_a_faspell_char_meta(sample_dir, tmp_path):
+  build.build(str(tmp_path / "o"), top_k=5, charset=str(sample_dir / "charset.txt"),
+              faspell_char_meta=str(sample_dir / "run" / "char_meta.txt"), progress_bar=False)
+  sets = _sets(tmp_path / "o" / "confusion_sets.tsv")
+  assert sets["在"][0] == "再"
+
+
+def test_extra_columns_flag_keeps_faspell_columns_first(sample_dir, tmp_path):
+  build.build(str(tmp_path / "o"), top_k=3, charset=str(sample_dir / "charset.txt"),
+              extra_columns=True, progress_bar=False)
+  line = next(l for l in (tmp_path / "o" / "char_meta.txt").read_text(encoding="utf-8").splitlines()
+              if l.split("\t")[1] == "清")
+  fields = line.split("\t")
+  assert fields[4] == "|" and fields[5] == "U+6E05" and fields[7] == "⿰氵青"
+  assert fields[6].split(" ")[0] == "qing1"
+  ids, _ = formats.read_faspell_char_meta(str(tmp_path / "o" / "char_meta.txt"))
+  assert ids["清"] == [fields[3]]
+
+
+def test_external_sets_in_three_layouts(tmp_path):
+  sighan = tmp_path / "SimilarShape.txt"
+  sighan.write_text("乂\t义仪 议,艾\n", encoding="utf-8")
+  pinyin = tmp_path / "same_pinyin.txt"
+  pinyin.write_text("#汉字\t同音同调\t同音异调\n一\t壹\t漪\n", encoding="utf-8")
+  stroke = tmp_path / "same_stroke.txt"
+  stroke.write_text("龚\t龛\t詟\t垄\n", encoding="utf-8")
+  assert formats.read_external_confusions(str(sighan)) == {"乂": ["义", "仪", "议", "艾"]}
+  assert formats.read_external_confusions(str(pinyin)) == {"一": ["壹", "漪"]}
+  assert formats.read_external_confusions(str(stroke)) == {"龚": ["龛", "詟", "垄"]}
+
+
+def test_merged_external_pairs_join_the_sets(sample_dir, tmp_path):
+  ext = tmp_path / "same_stroke.txt"
+  ext.write_text("清\t蓝\n", encoding="utf-8")  # not similar by our measures
+  build.build(str(tmp_path / "o"), top_k=20, charset=str(sample_dir / "charset.txt"),
+              merge=[(str(ext), "visual")], progress_bar=False)
+  assert _sets(tmp_path / "o" / "confusion_sets.tsv")["清"][0] == "蓝"
+  assert _sets(tmp_path / "o" / "confusion_visual.tsv")["清"][0] == "蓝"
+  assert "蓝" not in _sets(tmp_path / "o" / "confusion_phonetic.tsv")["清"]
+  assert "蓝" not in _sets(sample_dir / "run" / "confusion_sets.tsv")["清"]
+
+
+def test_frequency_from_a_domain_corpus_moves_its_characters_up(sample_dir, tmp_path):
+  corpus = tmp_path / "corpus.txt"
+  corpus.write_text("仗" * 5000 + "\n", encoding="utf-8")
+  build.build(str(tmp_path / "o"), top_k=20, charset=str(sample_dir / "charset.txt"),
+              freq_corpus=[str(corpus)], progress_bar=False)
+  base = _sets(sample_dir / "run" / "confusion_sets.tsv")["张"]
+  mixed = _sets(tmp_path / "o" / "confusion_sets.tsv")["张"]
+  assert mixed.index("仗") < base.index("仗")
+
+
+# --- bad input -------------------------------------------------------------------------
+
+def _cli(*args, cwd=ROOT):
+  return subprocess.run([sys.executable, "-m", "csc_pretrain.char_meta", *args],
+                        capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_writes_everything_and_refuses_to_overwrite(sample_dir, tmp_path):
+  out = tmp_path / "cli"
+  ok = _cli("--output_dir", str(out), "--charset", str(sample_dir / "charset.txt"), "--top_k", "5")
+  assert ok.returncode == 0, ok.stderr
+  assert sorted(os.listdir(out)) == sorted(build.OUTPUT_FILES)
+  before = (out / "confusion_sets.tsv").read_bytes()
+  again = _cli("--output_dir", str(out), "--charset", str(sample_dir / "charset.txt"))
+  assert again.returncode != 0 and "refusing to overwrite" in again.stderr
+  assert (out / "confusion_sets.tsv").read_bytes() == before
+
+
+@pytest.mark.parametrize("flag,content,expect", [
+    ("--ids_file", "U+6E05\t清\n", ":1: expected U+XXXX<TAB>char<TAB>IDS"),
+    ("--ids_file", "U+6E05\t清\t⿰氵青\n\xff\n", ":2: not valid UTF-8"),
+    ("--faspell_char_meta", "U+6E05\t清\tqing1\n", ":1: expected U+XXXX"),
+    ("--merge_confusion", "清\t请\n请情\t晴\n", ":2: first field must be one character"),
+    ("--merge_confusion", "清\t\n", ":1: no candidates"),
+    ("--freq_file", "清\tmany\n", ":1: expected char<TAB>count"),
+    ("--decomposition_file", "清=a(氵,青)\n", ":1: not a cjk-decomp record"),
+])
+def test_bad_input_names_file_and_line_and_writes_nothing(tmp_path, sample_dir, flag, content, expect):
+  bad = tmp_path / "bad.txt"
+  bad.write_bytes(content.encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+  out = tmp_path / "out"
+  result = _cli("--output_dir", str(out), "--charset", str(sample_dir / "charset.txt"), flag, str(bad))
+  assert result.returncode != 0
+  err = result.stderr.strip().splitlines()
+  assert len(err) == 1 and str(bad) + expect in err[0], result.stderr
+  assert not out.exists() or not os.listdir(out)
+
+
+def test_missing_file_is_named(tmp_path):
+  result = _cli("--output_dir", str(tmp_path / "o"), "--charset", str(tmp_path / "nope.txt"))
+  assert result.returncode != 0
+  assert result.stderr.strip() == f"error: {tmp_path / 'nope.txt'}: no such file"
+  assert not (tmp_path / "o").exists()
+
+
+def test_input_error_message_format():
+  assert str(InputError("a.txt", 3, "bad")) == "a.txt:3: bad"
+  assert str(InputError("a.txt", 0, "missing")) == "a.txt: missing"
+
+
+def test_top_k_ties_break_by_index():
+  scores = np.array([[0.5, 0.9, 0.5, 0.5]])
+  top = similarity._top_k(scores, 3, np.ones_like(scores, bool))
+  assert top.tolist() == [[1, 0, 2]]
