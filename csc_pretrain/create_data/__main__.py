@@ -1,0 +1,67 @@
+r"""Stage 2 CLI: aligned training pairs and mask probabilities.
+
+  python -m csc_pretrain.create_data --correct_file correct.txt --wrong_file wrong.txt \
+      --confusion_dir char_meta --output_dir create_data/out
+  python -m csc_pretrain.create_data --pairs_file train.tsv --output_dir out
+  python -m csc_pretrain.create_data --correct_file domain.txt --synthetic_rate 0.05 \
+      --confusion_dir char_meta --output_dir out
+"""
+
+import logging
+
+from absl import app, flags
+
+from csc_pretrain.create_data import build, mask_probability
+from csc_pretrain.io_utils import run_cli
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("correct_file", None, "Correct text, one sentence a line, blank line "
+                      "between documents.")
+  flags.DEFINE_string("wrong_file", None, "The same text with errors, line by line.")
+  flags.DEFINE_string("pairs_file", None, "Pairs instead: num<TAB>wrong<TAB>correct (FASPell) "
+                      "or wrong<TAB>correct.")
+  flags.DEFINE_enum("pairs_layout", "auto", ["auto", "faspell", "tsv"], "Layout of --pairs_file.")
+  flags.DEFINE_string("output_dir", None, "Where correct.txt, wrong.txt, mask_probability.* go.")
+  flags.DEFINE_string("confusion_dir", None, "Stage 1 output dir (confusion sets and scores).")
+  flags.DEFINE_enum("mode", "corpus", list(mask_probability.MODES),
+                    "Which errors make the mask probability: corpus (all), phonetic (speech), "
+                    "visual (OCR), both.")
+  flags.DEFINE_float("synthetic_rate", 0.0, "Make wrong copies of --correct_file: chance that "
+                     "a Chinese character becomes an error.")
+  flags.DEFINE_float("synthetic_phonetic_share", 0.7, "Share of synthetic errors that sound "
+                     "alike (the rest look alike).")
+  flags.DEFINE_integer("random_seed", 12345, "Seed for variants and synthetic errors.")
+  flags.DEFINE_integer("max_variants", 5, "Partly restored copies per document at most.")
+  flags.DEFINE_float("max_error_ratio", 0.3, "Skip pairs with more edits than this share of "
+                     "the sentence.")
+  flags.DEFINE_bool("t2s", False, "Convert traditional to simplified Chinese (opencc).")
+  flags.DEFINE_float("base_rate", None, "Errors per character for the prior (default: the "
+                     "corpus' own rate).")
+  flags.DEFINE_float("smoothing", mask_probability.SMOOTHING, "Pseudo-count pulling rare "
+                     "characters to the prior (0 gives FASPell's raw ratio).")
+  flags.DEFINE_bool("split", True, "Split sentences at 。；？！ (and commas past 100 chars).")
+  flags.DEFINE_bool("expand", True, "Add clean copies and partly restored variants.")
+  flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
+  flags.mark_flag_as_required("output_dir")
+
+
+def main(argv):
+  del argv
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+  stats = run_cli(lambda: build.build(
+      FLAGS.output_dir, correct_file=FLAGS.correct_file, wrong_file=FLAGS.wrong_file,
+      pairs_file=FLAGS.pairs_file, pairs_layout=FLAGS.pairs_layout,
+      confusion_dir=FLAGS.confusion_dir, mode=FLAGS.mode, synthetic_rate=FLAGS.synthetic_rate,
+      synthetic_phonetic_share=FLAGS.synthetic_phonetic_share, seed=FLAGS.random_seed,
+      max_variants=FLAGS.max_variants, max_error_ratio=FLAGS.max_error_ratio, t2s=FLAGS.t2s,
+      base_rate=FLAGS.base_rate, smoothing=FLAGS.smoothing, split=FLAGS.split,
+      expand=FLAGS.expand, overwrite=FLAGS.overwrite))
+  logging.info("summary: %s", stats)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)

@@ -1,0 +1,143 @@
+"""Stage 2, top to bottom: read pairs -> align -> split -> count -> expand -> write."""
+
+import collections
+import contextlib
+import json
+import logging
+import os
+import pickle
+import random
+
+from csc_pretrain.char_meta.formats import read_confusion_sets
+from csc_pretrain.create_data import mask_probability as mp
+from csc_pretrain.create_data import pairs as P
+from csc_pretrain.io_utils import InputError, atomic_write, check_can_write
+
+OUTPUT_FILES = ("correct.txt", "wrong.txt", "mask_probability.sav", "mask_probability.tsv",
+                "create_data_stats.json")
+PICKLE_PROTOCOL = 4  # Python 3.7 (TF 1.15 users) reads protocol 4
+
+
+def _documents(correct_file, wrong_file, pairs_file, pairs_layout):
+  if pairs_file:
+    return P.read_pairs_file(pairs_file, pairs_layout)
+  if wrong_file:
+    return P.read_parallel(correct_file, wrong_file)
+  return P.read_correct_only(correct_file)
+
+
+def _t2s():
+  try:
+    import opencc
+  except ImportError:
+    raise InputError("--t2s", 0, "needs the opencc package: pip install opencc") from None
+  converter = opencc.OpenCC("t2s")
+  return converter.convert
+
+
+def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs_layout="auto",
+          confusion_dir=None, mode="corpus", synthetic_rate=0.0, synthetic_phonetic_share=0.7,
+          seed=12345, max_variants=5, max_error_ratio=0.3, t2s=False, base_rate=None,
+          smoothing=mp.SMOOTHING, split=True, expand=True, overwrite=False):
+  """Runs the stage; returns the stats dict (also written as create_data_stats.json)."""
+  paths = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
+  check_can_write(paths.values(), overwrite)
+  if not (pairs_file or correct_file):
+    raise InputError("create_data", 0, "pass --correct_file (with --wrong_file or "
+                     "--synthetic_rate) or --pairs_file")
+  if correct_file and not (wrong_file or pairs_file) and synthetic_rate <= 0:
+    raise InputError(correct_file, 0, "clean text only: pass --wrong_file, or "
+                     "--synthetic_rate to make errors from the confusion sets")
+  if mode not in mp.MODES:
+    raise InputError("--mode", 0, f"must be one of {', '.join(mp.MODES)}")
+
+  # Confusion sets: the prior, the phonetic/visual filters, synthetic errors.
+  phonetic_sets = visual_sets = confusability = None
+  if confusion_dir:
+    phonetic_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"))
+    visual_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"))
+    confusability = mp.read_confusability(os.path.join(confusion_dir, "confusion_scores.tsv"))
+  elif mode != "corpus" or synthetic_rate > 0:
+    raise InputError("--confusion_dir", 0, f"mode {mode!r} and synthetic errors need the "
+                     "char_meta outputs (run stage 1, pass its --output_dir)")
+  convert = _t2s() if t2s else None
+
+  stats = collections.Counter()
+  skipped = collections.Counter()
+  counts = mp.ErrorCounts()
+  with contextlib.ExitStack() as stack:
+    correct_out = stack.enter_context(atomic_write(paths["correct.txt"]))
+    wrong_out = stack.enter_context(atomic_write(paths["wrong.txt"]))
+    docs_written = 0
+    for doc_index, doc in enumerate(_documents(correct_file, wrong_file, pairs_file, pairs_layout)):
+      if convert:
+        doc = [P.Pair(convert(p.wrong), convert(p.correct), p.where) for p in doc]
+      if synthetic_rate > 0:
+        rng = random.Random(f"{seed}:synthetic:{doc_index}")
+        doc = P.add_synthetic_errors(doc, rng, synthetic_rate, synthetic_phonetic_share,
+                                     phonetic_sets, visual_sets)
+      aligned = []
+      for pair in doc:
+        stats["pairs_read"] += 1
+        result = P.align(pair, max_error_ratio)
+        if result.pair is None:
+          skipped[result.skipped] += 1
+          continue
+        stats["pairs_used"] += 1
+        stats["insertions_undone"] += result.insertions
+        stats["deletions_undone"] += result.deletions
+        aligned.extend(P.split_long(result.pair) if split else [result.pair])
+      if not aligned:
+        continue
+      for p in aligned:
+        counts.add(p.wrong, p.correct)
+      stats["sentences"] += len(aligned)
+      stats["errors"] += sum(len(p.errors()) for p in aligned)
+      variants = P.expand(aligned, f"{seed}:expand:{doc_index}", max_variants) if expand else [aligned]
+      stats["clean_copies"] += len(variants) > 1
+      stats["restored_variants"] += max(0, len(variants) - 2)
+      for out_doc in variants:
+        if docs_written:
+          correct_out.write("\n")
+          wrong_out.write("\n")
+        correct_out.write("".join(p.correct + "\n" for p in out_doc))
+        wrong_out.write("".join(p.wrong + "\n" for p in out_doc))
+        docs_written += 1
+        stats["sentences_written"] += len(out_doc)
+    stats["documents_written"] = docs_written
+    if stats["pairs_used"] == 0:
+      source = pairs_file or correct_file
+      raise InputError(source, 0, "no usable pairs" + (
+          f" (skipped: {dict(skipped)})" if skipped else " (empty input)"))
+    if counts.errors == 0 and base_rate is None:
+      raise InputError(pairs_file or wrong_file or correct_file, 0,
+                       "no errors in any pair: nothing to learn mask probabilities from "
+                       "(pass pairs with errors, --synthetic_rate, or --base_rate)")
+
+    probs, details = mp.mask_probabilities(counts, mode, confusability, phonetic_sets,
+                                           visual_sets, base_rate, smoothing)
+    # Entered on the same stack: every output is renamed into place together, at the end.
+    f = stack.enter_context(atomic_write(paths["mask_probability.sav"], "wb"))
+    pickle.dump(probs, f, protocol=PICKLE_PROTOCOL)
+    f = stack.enter_context(atomic_write(paths["mask_probability.tsv"]))
+    f.write("char\tp\tcorrect_count\twrong_count\ttop_correction\ttop_count\tprior\n")
+    for ch in sorted(probs, key=lambda c: (-probs[c], c)):
+      d = details[ch]
+      f.write(f"{_printable(ch)}\t{probs[ch]:.6f}\t{d['correct_count']}\t{d['wrong_count']}\t"
+              f"{_printable(d['top_correction'])}\t{d['top_count']}\t{d['prior']:.6f}\n")
+    result = dict(stats, skipped=dict(skipped), mode=mode, seed=seed,
+                  characters_with_probability=len(probs),
+                  corpus_error_rate=round(counts.errors / max(1, counts.chinese_chars), 6))
+    f = stack.enter_context(atomic_write(paths["create_data_stats.json"]))
+    json.dump(result, f, ensure_ascii=False, indent=2, sort_keys=True)
+  logging.info("pairs read %d, used %d, skipped %s; %d sentences, %d errors, "
+               "%d insertions and %d deletions undone; wrote %d documents",
+               stats["pairs_read"], stats["pairs_used"], dict(skipped), stats["sentences"],
+               stats["errors"], stats["insertions_undone"], stats["deletions_undone"],
+               docs_written)
+  return result
+
+
+def _printable(ch):
+  """Tabs and newlines would break the TSV; show them escaped."""
+  return ch.encode("unicode_escape").decode("ascii") if ch in "\t\n\r" else ch
