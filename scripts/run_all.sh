@@ -6,3 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup_env.sh
 echo "== stage 1: char_meta"
 bash scripts/01_char_meta.sh
+echo "== stage 2: create_data"
+bash scripts/02_create_data.sh
+echo "== stage 3: create_tf_record"
+bash scripts/03_create_tf_record.sh

@@ -1,0 +1,279 @@
+"""Stage 3, top to bottom: documents -> tokens -> instances -> masked examples -> TFRecord shards.
+
+Documents stream from disk in groups of ``chunk_documents``; each group is
+tokenized, cut into instances, masked and serialized on its own (in a worker
+process when there are several), with a random generator seeded by
+(random_seed, group index). Memory therefore stays flat as the corpus grows,
+and the output is byte-identical for the same seed whatever the number of
+workers. Within a group the algorithm is Google's: documents shuffled,
+``dupe_factor`` passes, instances shuffled, written round-robin to the shards.
+"""
+
+import collections
+import contextlib
+import glob
+import itertools
+import json
+import logging
+import multiprocessing
+import os
+import pickle
+
+from csc_pretrain.char_meta.formats import read_confusion_sets
+from csc_pretrain.create_data import pairs as P
+from csc_pretrain.create_tf_record import instances as I
+from csc_pretrain.create_tf_record import tfrecord
+from csc_pretrain.create_tf_record.tokenization import FullTokenizer, SPECIAL_TOKENS
+from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, read_lines
+
+
+def expand_inputs(spec):
+  """Comma-separated paths and globs, in the order given (each glob sorted)."""
+  paths = []
+  for part in filter(None, (p.strip() for p in spec.split(","))):
+    matches = sorted(glob.glob(part))
+    if not matches:
+      raise InputError(part, 0, "no such file")
+    paths.extend(matches)
+  return paths
+
+
+def read_documents(input_files, wrong_files=None):
+  """Yields documents as lists of (correct, wrong) strings, streaming."""
+  if wrong_files and len(wrong_files) != len(input_files):
+    raise InputError(",".join(wrong_files), 0, f"{len(wrong_files)} wrong file(s) for "
+                     f"{len(input_files)} input file(s)")
+  for k, path in enumerate(input_files):
+    docs = P.read_parallel(path, wrong_files[k]) if wrong_files else P.read_correct_only(path)
+    for doc in docs:
+      yield [(p.correct, p.wrong) for p in doc]
+
+
+# --- what masking needs to know about the vocab ---------------------------------------------
+
+def _readings(confusion_dir):
+  path = os.path.join(confusion_dir, "char_meta_extra.tsv")
+  out = {}
+  for number, line in read_lines(path):
+    fields = line.split("\t")
+    if number == 1:
+      if fields[:3] != ["char", "code", "readings"]:
+        raise InputError(path, 1, "not a char_meta_extra.tsv header")
+      continue
+    out[fields[0]] = set(fields[2].split())
+  return out
+
+
+def load_mask_probability(path):
+  try:
+    with open(path, "rb") as f:
+      probs = pickle.load(f)
+  except FileNotFoundError:
+    raise InputError(path, 0, "no such file") from None
+  except Exception as e:  # pickle raises many kinds
+    raise InputError(path, 0, f"not a pickle: {e}") from None
+  if not isinstance(probs, dict) or not probs or not all(
+      isinstance(k, str) and isinstance(v, (int, float)) for k, v in probs.items()):
+    raise InputError(path, 0, "expected a non-empty pickled dict[str, float]")
+  return probs
+
+
+def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
+  """Vocabulary tables for masking from the vocab, char_meta outputs and mask probabilities."""
+  ids = dict(vocab)
+  special = set(SPECIAL_TOKENS) | {t for t in vocab if t.startswith("[unused")}
+  same, similar, visual = {}, {}, {}
+  if confusion_dir:
+    readings = _readings(confusion_dir)
+    phon = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"))
+    vis = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"))
+    for char, cands in phon.items():
+      if char not in ids:
+        continue
+      mine = readings.get(char, set())
+      in_vocab = [c for c in cands if c in ids]
+      same[ids[char]] = [ids[c] for c in in_vocab if readings.get(c, set()) & mine]
+      similar[ids[char]] = [ids[c] for c in in_vocab if not readings.get(c, set()) & mine]
+    for char, cands in vis.items():
+      if char in ids:
+        visual[ids[char]] = [ids[c] for c in cands if c in ids]
+  if mask_probability:
+    default = sum(mask_probability.values()) / len(mask_probability)
+    weights = [mask_probability.get(t, default) for t in vocab]
+  else:
+    weights = [1.0] * len(vocab)
+  return I.Vocabulary(
+      cls_id=ids["[CLS]"], sep_id=ids["[SEP]"], mask_id=ids["[MASK]"], size=len(vocab),
+      random_ids=[i for t, i in ids.items() if t not in special], mask_weight=weights,
+      same_pinyin={k: v for k, v in same.items() if v},
+      similar_pinyin={k: v for k, v in similar.items() if v},
+      visual={k: v for k, v in visual.items() if v})
+
+
+# --- one group of documents (runs in a worker) -------------------------------------------
+
+_STATE = {}
+
+
+def _init_worker(state):
+  os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+  _STATE.clear()
+  _STATE.update(state)
+  _STATE["tokenizer"] = FullTokenizer(state["vocab_file"], state["do_lower_case"])
+  if state["config"].whole_word_mask:
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    _STATE["jieba"] = jieba
+
+
+def _tokenize_group(docs, stats):
+  tokenizer = _STATE["tokenizer"]
+  flat = [s for d in docs for s in d]
+  encodings = tokenizer._tokenizer.encode_batch(
+      [c for c, _ in flat] + [w for _, w in flat], add_special_tokens=False)
+  correct_enc, wrong_enc = encodings[:len(flat)], encodings[len(flat):]
+  unk = tokenizer.vocab["[UNK]"]
+  jieba = _STATE.get("jieba")
+  sentences = []
+  for (text, _), ce, we in zip(flat, correct_enc, wrong_enc):
+    correct, wrong = ce.ids, we.ids
+    if len(correct) != len(wrong):
+      stats["misaligned_sentences"] += 1  # e.g. an error that changed a WordPiece split
+      wrong = correct
+    if jieba:  # word index of each token from its character offset
+      word_of_char, start = [0] * len(text), 0
+      for w, word in enumerate(jieba.cut(text)):
+        word_of_char[start:start + len(word)] = [w] * len(word)
+        start += len(word)
+      words = [word_of_char[s] if s < len(text) else 0 for s, _ in ce.offsets]
+    else:
+      # Without whole-word masking each token is its own unit, except WordPiece
+      # continuations, which go with their word as in Google's script.
+      words, w = [], -1
+      for tok in ce.tokens:
+        w += 0 if tok.startswith("##") and w >= 0 else 1
+        words.append(w)
+    stats["sentences"] += 1
+    stats["unk_tokens"] += correct.count(unk)
+    stats["input_tokens"] += len(correct)
+    sentences.append(I.Sentence(list(correct), list(wrong), words) if correct else None)
+  out, k = [], 0
+  for d in docs:  # regroup into documents, dropping sentences with no tokens
+    out.append([s for s in sentences[k:k + len(d)] if s is not None])
+    k += len(d)
+  return out
+
+
+def process_group(index_and_docs):
+  index, docs = index_and_docs
+  s = _STATE
+  stats = collections.Counter(documents=len(docs))
+  tokenized = _tokenize_group(docs, stats)
+  rng = I.seeded_rng(s["seed"], "group", index)
+  instances = I.create_instances(tokenized, s["config"], s["vocabulary"], rng,
+                                 s["dupe_factor"], stats)
+  config = s["config"]
+  records = [tfrecord.frame(tfrecord.encode_example(tfrecord.instance_features(
+      inst, config.max_seq_length, config.max_predictions_per_seq))) for inst in instances]
+  return records, stats, instances[:s["keep_examples"]]
+
+
+def _grouped(documents, size):
+  it = iter(documents)
+  for index in itertools.count():
+    group = list(itertools.islice(it, size))
+    if not group:
+      return
+    yield index, group
+
+
+def _ordered_map(pool, fn, items, window):
+  """pool.imap, but never more than ``window`` groups read ahead (imap reads all)."""
+  pending = collections.deque()
+  for item in items:
+    pending.append(pool.apply_async(fn, (item,)))
+    if len(pending) >= window:
+      yield pending.popleft().get()
+  while pending:
+    yield pending.popleft().get()
+
+
+def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_probability_file=None,
+          confusion_dir=None, config=None, dupe_factor=10, random_seed=12345, do_lower_case=True,
+          num_workers=None, chunk_documents=1000, overwrite=False, progress_bar=True,
+          keep_examples=0):
+  """Runs the stage. Returns (stats dict, up to ``keep_examples`` first instances)."""
+  config = config or I.MaskingConfig()
+  if config.max_seq_length < 5 or config.max_predictions_per_seq < 1:
+    raise InputError("--max_seq_length", 0, "needs max_seq_length >= 5 and "
+                     "max_predictions_per_seq >= 1")
+  outputs = [p.strip() for p in output_file.split(",") if p.strip()]
+  stats_path = outputs[0] + ".stats.json"
+  check_can_write(outputs + [stats_path], overwrite)
+  inputs = expand_inputs(input_file)
+  wrongs = expand_inputs(wrong_input_file) if wrong_input_file else None
+  FullTokenizer(vocab_file, do_lower_case)  # fails fast on a bad vocab
+  from csc_pretrain.create_tf_record.tokenization import load_vocab
+  vocab = load_vocab(vocab_file)
+  probs = load_mask_probability(mask_probability_file) if mask_probability_file else None
+  vocabulary = build_vocabulary(vocab, confusion_dir, probs)
+  if not confusion_dir:
+    logging.warning("no --confusion_dir: pinyin and look-alike replacements fall back to random")
+  state = dict(vocab_file=vocab_file, do_lower_case=do_lower_case, config=config,
+               vocabulary=vocabulary, seed=random_seed, dupe_factor=dupe_factor,
+               keep_examples=keep_examples)
+  workers = num_workers or os.cpu_count() or 1
+
+  stats = collections.Counter()
+  examples = []
+  groups = _grouped(read_documents(inputs, wrongs), chunk_documents)
+  with contextlib.ExitStack() as stack:
+    bar = None
+    if progress_bar:
+      from tqdm import tqdm
+      bar = stack.enter_context(tqdm(unit="doc", desc="create_tf_record", mininterval=1.0))
+    writers = [stack.enter_context(atomic_write(p, "wb")) for p in outputs]
+    if workers > 1:
+      pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
+          workers, initializer=_init_worker, initargs=(state,)))
+      results = _ordered_map(pool, process_group, groups, window=2 * workers)
+    else:
+      _init_worker(state)
+      results = map(process_group, groups)
+    written = 0
+    for records, group_stats, kept in results:
+      for record in records:
+        writers[written % len(writers)].write(record)
+        written += 1
+      stats.update(group_stats)
+      examples.extend(kept[:keep_examples - len(examples)])
+      if bar is not None:
+        bar.update(group_stats["documents"])
+        bar.set_postfix(instances=written)
+    if written == 0:
+      raise InputError(inputs[0], 0, "no instances: the input has no usable text")
+    result = _summary(stats, vocab, config, outputs, random_seed)
+    f = stack.enter_context(atomic_write(stats_path))
+    json.dump(result, f, ensure_ascii=False, indent=2, sort_keys=True)
+  logging.info("wrote %d instances to %s", written, ", ".join(outputs))
+  return result, examples
+
+
+def _summary(stats, vocab, config, outputs, seed):
+  masked = {k[len("masked_"):]: v for k, v in stats.items() if k.startswith("masked_")}
+  total_masked = sum(masked.values())
+  return {
+      "instances": stats["instances"], "tokens": stats["tokens"],
+      "documents": stats["documents"], "sentences": stats["sentences"],
+      "masked_positions": total_masked,
+      "masked_by_kind": {k: masked.get(k, 0) for k in ("error",) + I.REPLACE_KINDS},
+      "errors_cut": stats["errors_cut"],
+      "misaligned_sentences": stats["misaligned_sentences"],
+      "unk_rate": round(stats["unk_tokens"] / max(1, stats["input_tokens"]), 6),
+      "vocab_size": len(vocab), "outputs": outputs, "random_seed": seed,
+      "max_seq_length": config.max_seq_length,
+      "max_predictions_per_seq": config.max_predictions_per_seq,
+      "single_segment": config.single_segment, "whole_word_mask": config.whole_word_mask,
+      "replace_proportions": config.proportions,
+  }

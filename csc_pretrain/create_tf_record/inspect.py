@@ -1,0 +1,96 @@
+r"""Prints the first instances of TFRecord files back as text and checks every record.
+
+  python -m csc_pretrain.create_tf_record.inspect --input_file tf_examples.tfrecord \
+      --vocab_file vocab.txt [--max_seq_length 128 --max_predictions_per_seq 20] [--show 3]
+
+Every record is parsed with TensorFlow's own parser against Google's schema
+(names, dtypes, lengths); any record that does not fit stops the check with
+its file and record number. Masked positions print as [input→label].
+"""
+
+import sys
+
+from absl import app, flags
+
+from csc_pretrain.create_tf_record import tfrecord
+from csc_pretrain.create_tf_record.build import expand_inputs
+from csc_pretrain.create_tf_record.tokenization import load_vocab
+from csc_pretrain.io_utils import InputError, run_cli
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("input_file", None, "TFRecord files (comma-separated, globs).")
+  flags.DEFINE_string("vocab_file", None, "vocab.txt the records were made with.")
+  flags.DEFINE_integer("max_seq_length", 128, "Expected sequence length.")
+  flags.DEFINE_integer("max_predictions_per_seq", 20, "Expected masked positions per record.")
+  flags.DEFINE_integer("show", 3, "How many instances to print.")
+  flags.mark_flag_as_required("input_file")
+  flags.mark_flag_as_required("vocab_file")
+
+
+def feature_spec(max_seq_length, max_predictions_per_seq):
+  import tensorflow as tf
+  lengths = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
+             None: 1}
+  return {name: tf.io.FixedLenFeature([lengths[key]], tf.int64 if dtype == "int64" else tf.float32)
+          for name, dtype, key in tfrecord.SCHEMA}
+
+
+def check_records(paths, max_seq_length, max_predictions_per_seq):
+  """Yields each record parsed to numpy arrays; raises InputError on the first bad one."""
+  import tensorflow as tf
+  spec = feature_spec(max_seq_length, max_predictions_per_seq)
+  for path in paths:
+    try:
+      for n, record in enumerate(tfrecord.read_records(path), start=1):
+        example = tf.train.Example.FromString(record)
+        names = set(example.features.feature)
+        if names != set(spec):
+          raise InputError(path, n, f"record features {sorted(names)} are not Google's "
+                           f"{sorted(spec)}")
+        try:
+          parsed = tf.io.parse_single_example(record, spec)
+        except tf.errors.InvalidArgumentError as e:
+          raise InputError(path, n, f"record does not fit the schema: {e.message.splitlines()[0]}") from None
+        yield path, n, {k: v.numpy() for k, v in parsed.items()}
+    except ValueError as e:  # framing / CRC problems
+      raise InputError(path, 0, str(e)) from None
+
+
+def render(parsed, inv_vocab):
+  """One instance as text: tokens, with [input→label] at masked positions."""
+  length = int(parsed["input_mask"].sum())
+  tokens = [inv_vocab[i] for i in parsed["input_ids"][:length]]
+  for pos, label, weight in zip(parsed["masked_lm_positions"], parsed["masked_lm_ids"],
+                                parsed["masked_lm_weights"]):
+    if weight > 0:
+      tokens[pos] = f"[{tokens[pos]}→{inv_vocab[label]}]"
+  return " ".join(tokens)
+
+
+def main(argv):
+  del argv
+
+  def run():
+    inv_vocab = list(load_vocab(FLAGS.vocab_file))
+    count = 0
+    for path, n, parsed in check_records(expand_inputs(FLAGS.input_file), FLAGS.max_seq_length,
+                                         FLAGS.max_predictions_per_seq):
+      if max(parsed["input_ids"]) >= len(inv_vocab):
+        raise InputError(path, n, "token id beyond the vocab: another vocab.txt?")
+      if count < FLAGS.show:
+        print(f"--- {path} record {n}  next_sentence_label={int(parsed['next_sentence_labels'][0])}")
+        print(render(parsed, inv_vocab))
+      count += 1
+    print(f"{count} records, all in Google BERT's schema "
+          f"(max_seq_length {FLAGS.max_seq_length}, max_predictions_per_seq "
+          f"{FLAGS.max_predictions_per_seq})", file=sys.stderr)
+
+  run_cli(run)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
