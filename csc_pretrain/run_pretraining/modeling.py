@@ -1,0 +1,229 @@
+"""BERT as plain tf.Variables, named exactly as in Google's checkpoints.
+
+No Keras layers: Keras 3 renames variables, and the whole point is that a
+Google or HIT checkpoint loads by name and that what we save loads back into
+Google's TF1 code. ``BertPretrainer.variables_by_name`` is the single source
+of truth for names; the math follows google-research/bert's modeling.py
+(post-LayerNorm Transformer, tanh-approximated GELU, LayerNorm epsilon 1e-12,
+truncated-normal init with stddev initializer_range, tied MLM decoder).
+"""
+
+import dataclasses
+import json
+import math
+
+import tensorflow as tf
+
+from csc_pretrain.io_utils import InputError
+
+LAYER_NORM_EPSILON = 1e-12
+
+
+@dataclasses.dataclass
+class BertConfig:
+  vocab_size: int
+  hidden_size: int = 768
+  num_hidden_layers: int = 12
+  num_attention_heads: int = 12
+  intermediate_size: int = 3072
+  hidden_act: str = "gelu"
+  hidden_dropout_prob: float = 0.1
+  attention_probs_dropout_prob: float = 0.1
+  max_position_embeddings: int = 512
+  type_vocab_size: int = 2
+  initializer_range: float = 0.02
+
+  @classmethod
+  def from_json_file(cls, path):
+    try:
+      with open(path, encoding="utf-8") as f:
+        raw = json.load(f)
+    except FileNotFoundError:
+      raise InputError(path, 0, "no such file") from None
+    except json.JSONDecodeError as e:
+      raise InputError(path, e.lineno, f"not JSON: {e.msg}") from None
+    fields = {f.name for f in dataclasses.fields(cls)}
+    # Google's configs carry extra keys (directionality, pooler_*); they do not change the model.
+    config = cls(**{k: v for k, v in raw.items() if k in fields}) if "vocab_size" in raw else None
+    if config is None:
+      raise InputError(path, 0, "not a BERT config: no vocab_size")
+    if config.hidden_size % config.num_attention_heads:
+      raise InputError(path, 0, f"hidden_size {config.hidden_size} is not a multiple of "
+                       f"num_attention_heads {config.num_attention_heads}")
+    if config.hidden_act not in ACTIVATIONS:
+      raise InputError(path, 0, f"hidden_act {config.hidden_act!r} not one of {sorted(ACTIVATIONS)}")
+    return config
+
+
+def gelu(x):
+  """Google's GELU (the tanh approximation)."""
+  return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+ACTIVATIONS = {"gelu": gelu, "relu": tf.nn.relu, "tanh": tf.tanh,
+               "gelu_new": gelu, "linear": lambda x: x}
+
+
+def layer_norm(x, gamma, beta):
+  """LayerNorm over the last axis, computed in float32 whatever x's dtype."""
+  dtype = x.dtype
+  x = tf.cast(x, tf.float32)
+  mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+  x = (x - mean) * tf.math.rsqrt(variance + LAYER_NORM_EPSILON)
+  return tf.cast(x * gamma + beta, dtype)
+
+
+def dropout(x, rate, training):
+  return tf.nn.dropout(x, rate=rate) if training and rate > 0 else x
+
+
+class BertPretrainer(tf.Module):
+  """BERT with Google's pretraining heads (masked LM and next sentence)."""
+
+  def __init__(self, config, seed=None):
+    super().__init__(name="bert_pretrainer")
+    self.config = config
+    c = config
+    init = tf.initializers.TruncatedNormal(stddev=c.initializer_range, seed=seed)
+    self.variables_by_name = {}
+
+    def var(name, shape, kind="weight"):
+      if kind == "weight":
+        value = init(shape)
+      elif kind == "ones":
+        value = tf.ones(shape)
+      else:
+        value = tf.zeros(shape)
+      v = tf.Variable(value, name=name, dtype=tf.float32)
+      self.variables_by_name[name] = v
+      return v
+
+    def dense(prefix, n_in, n_out):
+      return var(prefix + "/kernel", [n_in, n_out]), var(prefix + "/bias", [n_out], "zeros")
+
+    def norm(prefix):
+      return var(prefix + "/gamma", [c.hidden_size], "ones"), var(prefix + "/beta", [c.hidden_size], "zeros")
+
+    h, i = c.hidden_size, c.intermediate_size
+    self.word_embeddings = var("bert/embeddings/word_embeddings", [c.vocab_size, h])
+    self.token_type_embeddings = var("bert/embeddings/token_type_embeddings", [c.type_vocab_size, h])
+    self.position_embeddings = var("bert/embeddings/position_embeddings", [c.max_position_embeddings, h])
+    self.embedding_norm = norm("bert/embeddings/LayerNorm")
+    self.layers = []
+    for n in range(c.num_hidden_layers):
+      p = f"bert/encoder/layer_{n}"
+      self.layers.append(dict(
+          query=dense(p + "/attention/self/query", h, h),
+          key=dense(p + "/attention/self/key", h, h),
+          value=dense(p + "/attention/self/value", h, h),
+          attention_output=dense(p + "/attention/output/dense", h, h),
+          attention_norm=norm(p + "/attention/output/LayerNorm"),
+          intermediate=dense(p + "/intermediate/dense", h, i),
+          output=dense(p + "/output/dense", i, h),
+          output_norm=norm(p + "/output/LayerNorm")))
+    self.pooler = dense("bert/pooler/dense", h, h)
+    self.mlm_transform = dense("cls/predictions/transform/dense", h, h)
+    self.mlm_norm = norm("cls/predictions/transform/LayerNorm")
+    self.mlm_bias = var("cls/predictions/output_bias", [c.vocab_size], "zeros")
+    self.nsp_weights = var("cls/seq_relationship/output_weights", [2, h])
+    self.nsp_bias = var("cls/seq_relationship/output_bias", [2], "zeros")
+
+  # --- the encoder --------------------------------------------------------------------------
+
+  def encode(self, input_ids, input_mask, segment_ids, training=False, dtype=tf.float32):
+    """Sequence output [B, S, H] and pooled output [B, H]."""
+    c = self.config
+    act = ACTIVATIONS[c.hidden_act]
+    seq_len = tf.shape(input_ids)[1]
+    x = (tf.gather(self.word_embeddings, input_ids)
+         + tf.gather(self.token_type_embeddings, segment_ids)
+         + self.position_embeddings[:seq_len][None])
+    x = dropout(layer_norm(x, *self.embedding_norm), c.hidden_dropout_prob, training)
+    x = tf.cast(x, dtype)
+    # Additive attention mask: 0 where attended, -10000 on padding.
+    mask = (1.0 - tf.cast(input_mask[:, None, None, :], tf.float32)) * -10000.0
+    heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
+
+    def project(t, kernel_bias):
+      kernel, bias = kernel_bias
+      return tf.matmul(t, tf.cast(kernel, dtype)) + tf.cast(bias, dtype)
+
+    def split_heads(t):  # [B, S, H] -> [B, heads, S, size]
+      return tf.transpose(tf.reshape(t, [-1, seq_len, heads, size]), [0, 2, 1, 3])
+
+    for layer in self.layers:
+      q = split_heads(project(x, layer["query"]))
+      k = split_heads(project(x, layer["key"]))
+      v = split_heads(project(x, layer["value"]))
+      scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(size))
+      probs = tf.nn.softmax(tf.cast(scores, tf.float32) + mask)
+      probs = tf.cast(dropout(probs, c.attention_probs_dropout_prob, training), dtype)
+      context = tf.reshape(tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3]), [-1, seq_len, c.hidden_size])
+      attn = dropout(project(context, layer["attention_output"]), c.hidden_dropout_prob, training)
+      x = layer_norm(attn + x, *layer["attention_norm"])
+      inner = act(project(x, layer["intermediate"]))
+      out = dropout(project(inner, layer["output"]), c.hidden_dropout_prob, training)
+      x = layer_norm(out + x, *layer["output_norm"])
+    pooled = tf.tanh(project(x[:, 0], self.pooler))
+    return x, pooled
+
+  # --- the pretraining heads ---------------------------------------------------------------------
+
+  def mlm_logits(self, sequence_output, positions, dtype=tf.float32):
+    """Logits [B, P, vocab] at the masked positions; the decoder is the word embeddings."""
+    gathered = tf.gather(sequence_output, positions, batch_dims=1)
+    kernel, bias = self.mlm_transform
+    x = ACTIVATIONS[self.config.hidden_act](tf.matmul(gathered, tf.cast(kernel, dtype)) + tf.cast(bias, dtype))
+    x = layer_norm(x, *self.mlm_norm)
+    logits = tf.matmul(x, tf.cast(self.word_embeddings, dtype), transpose_b=True)
+    return tf.cast(logits, tf.float32) + self.mlm_bias
+
+  def nsp_logits(self, pooled):
+    return tf.matmul(tf.cast(pooled, tf.float32), self.nsp_weights, transpose_b=True) + self.nsp_bias
+
+  def __call__(self, features, training=False, dtype=tf.float32):
+    sequence, pooled = self.encode(features["input_ids"], features["input_mask"],
+                                   features["segment_ids"], training, dtype)
+    return self.mlm_logits(sequence, features["masked_lm_positions"], dtype), self.nsp_logits(pooled)
+
+
+def pretraining_losses(model, features, training=False, dtype=tf.float32, use_nsp=True):
+  """Sums and counts for Google's losses, so that averages over micro-batches and
+  replicas come out exactly as over one big batch.
+
+  Returns a dict of scalars: mlm_loss_sum (weighted), mlm_weight_sum, nsp_loss_sum,
+  examples, and metric counts (mlm_correct, error_correct, error_count, nsp_correct).
+  """
+  mlm_logits, nsp_logits = model(features, training, dtype)
+  labels = features["masked_lm_ids"]
+  weights = tf.cast(features["masked_lm_weights"], tf.float32)
+  log_probs = tf.nn.log_softmax(mlm_logits)
+  per_position = -tf.reduce_sum(log_probs * tf.one_hot(labels, model.config.vocab_size), axis=-1)
+  predictions = tf.argmax(mlm_logits, axis=-1, output_type=labels.dtype)
+  correct = tf.cast(tf.equal(predictions, labels), tf.float32) * weights
+  # The CSC figure: positions whose input differs from the label (real or synthetic errors).
+  inputs_there = tf.gather(features["input_ids"], features["masked_lm_positions"], batch_dims=1)
+  is_error = tf.cast(tf.not_equal(inputs_there, labels), tf.float32) * weights
+  nsp_labels = tf.reshape(features["next_sentence_labels"], [-1])
+  nsp_per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=nsp_labels, logits=nsp_logits)
+  nsp_correct = tf.cast(tf.equal(tf.argmax(nsp_logits, -1, output_type=nsp_labels.dtype), nsp_labels),
+                        tf.float32)
+  return {
+      "mlm_loss_sum": tf.reduce_sum(per_position * weights),
+      "mlm_weight_sum": tf.reduce_sum(weights),
+      "nsp_loss_sum": tf.reduce_sum(nsp_per_example) if use_nsp else tf.constant(0.0),
+      "examples": tf.cast(tf.shape(nsp_labels)[0], tf.float32),
+      "mlm_correct": tf.reduce_sum(correct),
+      "error_correct": tf.reduce_sum(correct * is_error),
+      "error_count": tf.reduce_sum(is_error),
+      "nsp_correct": tf.reduce_sum(nsp_correct),
+      "nsp_loss_total": tf.reduce_sum(nsp_per_example),
+  }
+
+
+def total_loss(sums, use_nsp=True):
+  """Google's loss: weighted-mean MLM loss (+1e-5 in the denominator) + mean NSP loss."""
+  loss = sums["mlm_loss_sum"] / (sums["mlm_weight_sum"] + 1e-5)
+  if use_nsp:
+    loss += sums["nsp_loss_sum"] / sums["examples"]
+  return loss

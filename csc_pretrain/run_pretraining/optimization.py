@@ -1,0 +1,60 @@
+"""Google BERT's optimizer: Adam with decoupled weight decay, no bias correction.
+
+    m <- b1 m + (1 - b1) g            v <- b2 v + (1 - b2) g^2
+    update = m / (sqrt(v) + eps) + weight_decay * w    (not for LayerNorm / bias)
+    w <- w - lr * update
+
+with b1 0.9, b2 0.999, eps 1e-6, weight decay 0.01, gradients clipped to global
+norm 1.0 first, and the learning rate warmed up linearly over num_warmup_steps
+then decayed linearly (polynomial, power 1) to 0 at num_train_steps. The slots
+are plain variables named ``<var>/adam_m`` and ``<var>/adam_v`` as in Google's
+checkpoints.
+"""
+
+import re
+
+import tensorflow as tf
+
+EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+
+
+def learning_rate(step, init_lr, num_train_steps, num_warmup_steps):
+  """Google's schedule at ``step`` (a float tensor)."""
+  step = tf.cast(step, tf.float32)
+  decayed = init_lr * (1.0 - tf.minimum(step, float(num_train_steps)) / float(max(1, num_train_steps)))
+  if num_warmup_steps:
+    warm = init_lr * step / float(num_warmup_steps)
+    return tf.where(step < num_warmup_steps, warm, decayed)
+  return decayed
+
+
+class AdamWeightDecay(tf.Module):
+  """The optimizer and its slots, for the variables it trains."""
+
+  def __init__(self, variables_by_name, weight_decay_rate=0.01, beta_1=0.9, beta_2=0.999,
+               epsilon=1e-6, exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY):
+    super().__init__(name="adam_weight_decay")
+    self.names = list(variables_by_name)
+    self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+    self.weight_decay_rate = weight_decay_rate
+    pattern = re.compile("|".join(re.escape(e) for e in exclude_from_weight_decay))
+    self.decay = [bool(weight_decay_rate) and not pattern.search(n) for n in self.names]
+    self.slots = {}
+    for name, var in variables_by_name.items():
+      self.slots[name + "/adam_m"] = tf.Variable(tf.zeros_like(var), trainable=False,
+                                                 name=name + "/adam_m")
+      self.slots[name + "/adam_v"] = tf.Variable(tf.zeros_like(var), trainable=False,
+                                                 name=name + "/adam_v")
+
+  def apply(self, grads_and_vars, lr):
+    """One update; ``grads_and_vars`` is in the order of ``self.names``."""
+    for (grad, var), name, decay in zip(grads_and_vars, self.names, self.decay):
+      m, v = self.slots[name + "/adam_m"], self.slots[name + "/adam_v"]
+      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+      update = next_m / (tf.sqrt(next_v) + self.epsilon)
+      if decay:
+        update += self.weight_decay_rate * var
+      var.assign_sub(lr * update)
+      m.assign(next_m)
+      v.assign(next_v)

@@ -1,0 +1,455 @@
+"""Stage 4, top to bottom: check inputs -> build model -> restore -> train loop -> eval.
+
+The loop replaces TF1's Estimator with plain code: one tf.function step (its
+forward/backward part optionally XLA-compiled) that accumulates gradients over
+``gradient_accumulation_steps`` micro-batches, all-reduces them across
+replicas, clips to global norm 1.0 and applies Google's AdamWeightDecay.
+Losses are carried as sums and counts, so one step over k micro-batches on r
+replicas computes exactly what one step over the whole batch would.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import time
+
+import tensorflow as tf
+
+from csc_pretrain.io_utils import InputError, atomic_write
+from csc_pretrain.run_pretraining import checkpoint, data, modeling, optimization
+
+SUM = tf.distribute.ReduceOp.SUM
+REPLICATED = tf.VariableAggregation.ONLY_FIRST_REPLICA
+
+
+@dataclasses.dataclass
+class RunConfig:
+  """Everything a run needs; the CLI fills it from flags and the YAML file."""
+  bert_config_file: str
+  input_file: str
+  output_dir: str
+  init_checkpoint: str = None
+  init_checkpoint_regex: str = None
+  eval_input_file: str = None
+  vocab_file: str = None
+  do_train: bool = True
+  do_eval: bool = False
+  max_seq_length: int = 128
+  max_predictions_per_seq: int = 20
+  train_batch_size: int = 32
+  eval_batch_size: int = 8
+  learning_rate: float = 5e-5
+  num_train_steps: int = 100000
+  num_warmup_steps: int = 10000
+  save_checkpoints_steps: int = 1000
+  keep_checkpoint_max: int = 5
+  max_eval_steps: int = 100
+  eval_every_steps: int = 0        # 0: evaluate at each checkpoint when do_eval
+  log_every_steps: int = 100
+  use_nsp: bool = True
+  gradient_accumulation_steps: int = 1
+  mixed_precision: str = "none"    # none | bf16 | fp16
+  jit_compile: bool = False
+  distribution_strategy: str = "auto"  # auto | none | mirrored | multi_worker
+  num_cpu_devices: int = 0         # >1 splits the CPU into logical devices (tests)
+  freeze_regex: str = None
+  trainable_regex: str = None
+  early_stopping_metric: str = None   # e.g. masked_lm_loss
+  early_stopping_mode: str = "min"
+  early_stopping_patience: int = 0
+  early_stopping_min_steps: int = 0
+  best_metric: str = "error_position_accuracy"
+  best_mode: str = "max"
+  seed: int = 12345
+  progress_bar: bool = True
+
+
+# --- devices and strategies -------------------------------------------------------------------
+
+def make_strategy(cfg):
+  if cfg.num_cpu_devices > 1:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+      tf.config.set_logical_device_configuration(
+          cpu, [tf.config.LogicalDeviceConfiguration()] * cfg.num_cpu_devices)
+    except RuntimeError:
+      pass  # already set up in this process
+  kind = cfg.distribution_strategy
+  if kind == "auto":
+    kind = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "none"
+  if kind == "none":
+    return tf.distribute.get_strategy()
+  if kind == "mirrored":
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+  if kind == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  raise InputError("--distribution_strategy", 0, f"unknown strategy {kind!r}")
+
+
+def is_chief(strategy):
+  resolver = getattr(strategy.extended, "_cluster_resolver", None)
+  if resolver is None or not resolver.cluster_spec().as_dict():
+    return True
+  return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                            and "chief" not in resolver.cluster_spec().as_dict())
+
+
+# --- the model, its optimizer and the step ---------------------------------------------------------
+
+class Trainer:
+  """Model, optimizer, global step and the compiled train/eval steps."""
+
+  def __init__(self, bert_config, cfg, strategy):
+    self.cfg, self.strategy = cfg, strategy
+    self.dtype = {"none": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}[cfg.mixed_precision]
+    with strategy.scope(), _replicated_variables():
+      self.model = modeling.BertPretrainer(bert_config, seed=cfg.seed)
+      self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+      self.trainable = {n: v for n, v in self.model.variables_by_name.items()
+                        if _is_trainable(n, cfg)}
+      if not self.trainable:
+        raise InputError("--freeze_regex", 0, "freezes every variable: nothing to train")
+      self.optimizer = optimization.AdamWeightDecay(self.trainable)
+      self.loss_scale = tf.Variable(2.0 ** 15, trainable=False, name="loss_scale")
+      self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="good_steps")
+    self._micro = tf.function(self._micro_batches, jit_compile=cfg.jit_compile)
+    self._train_step = tf.function(self._train_replica)
+    self._eval_step = tf.function(self._eval_replica)
+
+  def checkpoint_tensors(self):
+    """Everything a checkpoint holds, by Google's names."""
+    tensors = {n: v.read_value() for n, v in self.model.variables_by_name.items()}
+    tensors.update({n: v.read_value() for n, v in self.optimizer.slots.items()})
+    tensors["global_step"] = self.global_step.read_value()
+    return tensors
+
+  def restorable(self):
+    out = dict(self.model.variables_by_name)
+    out.update(self.optimizer.slots)
+    out["global_step"] = self.global_step
+    return out
+
+  def _micro_batches(self, batch, weight_total, example_total):
+    """Summed gradients and loss sums over the micro-batches of one step."""
+    variables = list(self.trainable.values())
+    k = tf.shape(batch["input_ids"])[0]
+    grads = [tf.zeros_like(v) for v in variables]
+    sums = {key: tf.constant(0.0) for key in _SUM_KEYS}
+    for i in tf.range(k):
+      features = {name: t[i] for name, t in batch.items()}
+      with tf.GradientTape() as tape:
+        s = modeling.pretraining_losses(self.model, features, training=True, dtype=self.dtype,
+                                        use_nsp=self.cfg.use_nsp)
+        loss = s["mlm_loss_sum"] / (weight_total + 1e-5)
+        if self.cfg.use_nsp:
+          loss += s["nsp_loss_sum"] / example_total
+        if self.cfg.mixed_precision == "fp16":
+          loss *= self.loss_scale
+      step_grads = tape.gradient(loss, variables)
+      # The embedding lookups give IndexedSlices, the tied decoder a dense part: sum densely.
+      grads = [g + tf.convert_to_tensor(d) for g, d in zip(grads, step_grads)]
+      sums = {key: sums[key] + s[key] for key in _SUM_KEYS}
+    return grads, sums
+
+  def _train_replica(self, batch):
+    def step(batch):
+      ctx = tf.distribute.get_replica_context()
+      weight_total = ctx.all_reduce(SUM, tf.reduce_sum(batch["masked_lm_weights"]))
+      example_total = ctx.all_reduce(SUM, tf.cast(tf.size(batch["next_sentence_labels"]), tf.float32))
+      grads, sums = self._micro(batch, weight_total, example_total)
+      grads = ctx.all_reduce(SUM, grads)
+      sums = ctx.all_reduce(SUM, sums)
+      lr = optimization.learning_rate(self.global_step, self.cfg.learning_rate,
+                                      self.cfg.num_train_steps, self.cfg.num_warmup_steps)
+      if self.cfg.mixed_precision == "fp16":
+        grads = [g / self.loss_scale for g in grads]
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+        grads, norm = tf.clip_by_global_norm(grads, 1.0)
+        self._update_loss_scale(finite)
+        if finite:  # an fp16 overflow skips the update (and halves the scale)
+          self._apply(grads, lr)
+      else:
+        grads, norm = tf.clip_by_global_norm(grads, 1.0)
+        self._apply(grads, lr)
+      return sums, lr, norm
+    per_replica = self.strategy.run(step, args=(batch,))
+    sums, lr, norm = self.strategy.experimental_local_results(per_replica)[0]
+    return sums, lr, norm
+
+  def _apply(self, grads, lr):
+    self.optimizer.apply(zip(grads, self.trainable.values()), lr)
+    self.global_step.assign_add(1)
+
+  def _update_loss_scale(self, finite):
+    """Dynamic loss scaling: halve on overflow, double after 2000 good steps."""
+    if finite:
+      self.good_steps.assign_add(1)
+      if self.good_steps >= 2000:
+        self.loss_scale.assign(self.loss_scale * 2.0)
+        self.good_steps.assign(0)
+    else:
+      self.loss_scale.assign(tf.maximum(self.loss_scale / 2.0, 1.0))
+      self.good_steps.assign(0)
+
+  def _eval_replica(self, batch):
+    def step(batch):
+      ctx = tf.distribute.get_replica_context()
+      sums = {key: tf.constant(0.0) for key in _SUM_KEYS}
+      for i in tf.range(tf.shape(batch["input_ids"])[0]):
+        features = {name: t[i] for name, t in batch.items()}
+        s = modeling.pretraining_losses(self.model, features, training=False, dtype=self.dtype,
+                                        use_nsp=True)
+        sums = {key: sums[key] + s[key] for key in _SUM_KEYS}
+      return ctx.all_reduce(SUM, sums)
+    return self.strategy.experimental_local_results(self.strategy.run(step, args=(batch,)))[0]
+
+
+_SUM_KEYS = ("mlm_loss_sum", "mlm_weight_sum", "nsp_loss_sum", "examples", "mlm_correct",
+             "error_correct", "error_count", "nsp_correct", "nsp_loss_total")
+
+
+class _replicated_variables:
+  """Creates variables that replicas update in step (all gradients are all-reduced
+  first, so every replica computes the same update and the first one's is kept)."""
+
+  def __enter__(self):
+    self._scope = tf.variable_creator_scope(
+        lambda next_creator, **kw: next_creator(**dict(kw, aggregation=REPLICATED)))
+    self._scope.__enter__()
+
+  def __exit__(self, *exc):
+    return self._scope.__exit__(*exc)
+
+
+NSP_ONLY = r"^(bert/pooler|cls/seq_relationship)/"
+
+
+def _is_trainable(name, cfg):
+  if not cfg.use_nsp and re.search(NSP_ONLY, name):
+    return False  # no gradient without the NSP loss; weight decay alone would shrink them
+  if cfg.trainable_regex and not re.search(cfg.trainable_regex, name):
+    return False
+  return not (cfg.freeze_regex and re.search(cfg.freeze_regex, name))
+
+
+def metrics_from_sums(sums, use_nsp=True):
+  s = {k: float(v) for k, v in sums.items()}
+  out = {
+      "masked_lm_loss": s["mlm_loss_sum"] / max(s["mlm_weight_sum"], 1e-5),
+      "masked_lm_accuracy": s["mlm_correct"] / max(s["mlm_weight_sum"], 1e-5),
+      "error_position_accuracy": s["error_correct"] / s["error_count"] if s["error_count"] else 0.0,
+      "error_positions": int(s["error_count"]),
+      "next_sentence_accuracy": s["nsp_correct"] / max(s["examples"], 1),
+      "next_sentence_loss": s["nsp_loss_total"] / max(s["examples"], 1),
+  }
+  out["loss"] = out["masked_lm_loss"] + (out["next_sentence_loss"] if use_nsp else 0.0)
+  return out
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+def _check_inputs(cfg, bert_config):
+  if not (cfg.do_train or cfg.do_eval):
+    raise InputError("--do_train", 0, "nothing to do: pass --do_train and/or --do_eval")
+  if cfg.max_seq_length > bert_config.max_position_embeddings:
+    raise InputError(cfg.bert_config_file, 0, f"max_position_embeddings "
+                     f"{bert_config.max_position_embeddings} < --max_seq_length {cfg.max_seq_length}")
+  if cfg.vocab_file:
+    with open(cfg.vocab_file, encoding="utf-8") as f:
+      size = sum(1 for line in f if line.strip())
+    if size != bert_config.vocab_size:
+      raise InputError(cfg.vocab_file, 0, f"{size} tokens but vocab_size {bert_config.vocab_size} "
+                       f"in {cfg.bert_config_file}")
+  for flag, value in (("--train_batch_size", cfg.train_batch_size),
+                      ("--gradient_accumulation_steps", cfg.gradient_accumulation_steps),
+                      ("--num_train_steps", cfg.num_train_steps)):
+    if value < 1:
+      raise InputError(flag, 0, "must be >= 1")
+  if cfg.mixed_precision not in ("none", "bf16", "fp16"):
+    raise InputError("--mixed_precision", 0, "must be none, bf16 or fp16")
+  train_paths = data.input_paths(cfg.input_file)
+  eval_paths = data.input_paths(cfg.eval_input_file) if cfg.eval_input_file else train_paths
+  for paths in (train_paths, eval_paths):
+    data.check_records(paths, cfg.max_seq_length, cfg.max_predictions_per_seq,
+                       bert_config.vocab_size)
+  return train_paths, eval_paths
+
+
+def run(cfg):
+  """Trains and/or evaluates; returns the last eval results (or train summary)."""
+  bert_config = modeling.BertConfig.from_json_file(cfg.bert_config_file)
+  train_paths, eval_paths = _check_inputs(cfg, bert_config)
+  if cfg.init_checkpoint:
+    checkpoint.read_shapes(checkpoint.resolve(cfg.init_checkpoint))  # unreadable -> error now
+  strategy = make_strategy(cfg)
+  replicas = strategy.num_replicas_in_sync
+  micro = cfg.train_batch_size // (cfg.gradient_accumulation_steps * replicas)
+  if micro * cfg.gradient_accumulation_steps * replicas != cfg.train_batch_size:
+    raise InputError("--train_batch_size", 0, f"{cfg.train_batch_size} is not divisible by "
+                     f"gradient_accumulation_steps x replicas = "
+                     f"{cfg.gradient_accumulation_steps} x {replicas}")
+  tf.random.set_seed(cfg.seed)
+  trainer = Trainer(bert_config, cfg, strategy)
+  chief = is_chief(strategy)
+  os.makedirs(cfg.output_dir, exist_ok=True)
+
+  # Resume from our own last checkpoint, else warm-start from --init_checkpoint.
+  latest = tf.train.latest_checkpoint(cfg.output_dir)
+  if latest:
+    checkpoint.restore(latest, trainer.restorable())
+    logging.info("resumed from %s at step %d", latest, int(trainer.global_step.numpy()))
+  elif cfg.init_checkpoint:
+    prefix = checkpoint.resolve(cfg.init_checkpoint)
+    loaded = checkpoint.restore(prefix, trainer.model.variables_by_name, cfg.init_checkpoint_regex)
+    logging.info("initialised %d variables from %s", len(loaded), prefix)
+
+  spec = data.feature_spec(cfg.max_seq_length, cfg.max_predictions_per_seq)
+  results = {}
+  if cfg.do_train:
+    results = _train(cfg, trainer, strategy, spec, train_paths, eval_paths, micro, chief)
+  if cfg.do_eval and results.get("global_step") != int(trainer.global_step.numpy()):
+    results = evaluate(cfg, trainer, strategy, spec, eval_paths)
+    if chief:
+      _write_eval_results(cfg.output_dir, results)
+  return results
+
+
+def _distributed(strategy, paths, spec, per_replica_batch, accumulation, training, skip):
+  def fn(ctx):
+    return data.make_dataset(paths, spec, per_replica_batch, accumulation, training,
+                             skip_batches=skip, input_context=ctx)
+  return strategy.distribute_datasets_from_function(fn)
+
+
+def evaluate(cfg, trainer, strategy, spec, paths):
+  per_replica = max(1, cfg.eval_batch_size // strategy.num_replicas_in_sync)
+  ds = _distributed(strategy, paths, spec, per_replica, 1, False, 0)
+  totals = {k: 0.0 for k in _SUM_KEYS}
+  for n, batch in enumerate(ds):
+    if cfg.max_eval_steps and n >= cfg.max_eval_steps:
+      break
+    sums = trainer._eval_step(batch)
+    totals = {k: totals[k] + float(sums[k]) for k in _SUM_KEYS}
+  results = metrics_from_sums(totals, cfg.use_nsp)
+  results["global_step"] = int(trainer.global_step.numpy())
+  return results
+
+
+def _write_eval_results(output_dir, results):
+  """eval_results.txt, ``key = value`` lines as Google's run_pretraining writes them."""
+  with atomic_write(os.path.join(output_dir, "eval_results.txt")) as f:
+    for key in sorted(results):
+      f.write(f"{key} = {results[key]}\n")
+
+
+def _train(cfg, trainer, strategy, spec, train_paths, eval_paths, micro, chief):
+  start = int(trainer.global_step.numpy())
+  if start >= cfg.num_train_steps:
+    logging.info("already at step %d of %d", start, cfg.num_train_steps)
+    return {}
+  ds = _distributed(strategy, train_paths, spec, micro, cfg.gradient_accumulation_steps, True, start)
+  writer = tf.summary.create_file_writer(os.path.join(cfg.output_dir, "train")) if chief else None
+  eval_writer = tf.summary.create_file_writer(os.path.join(cfg.output_dir, "eval")) if chief else None
+  stopper = _EarlyStopping(cfg)
+  bar = None
+  if cfg.progress_bar:
+    from tqdm import tqdm
+    bar = tqdm(total=cfg.num_train_steps, initial=start, unit="step", desc="train", mininterval=1.0)
+  window = {k: 0.0 for k in _SUM_KEYS}
+  t0, examples_seen = time.time(), 0
+  eval_every = cfg.eval_every_steps or cfg.save_checkpoints_steps
+  results = {}
+  iterator = iter(ds)
+  step = start
+  try:
+    while step < cfg.num_train_steps:
+      sums, lr, norm = trainer._train_step(next(iterator))
+      step = int(trainer.global_step.numpy())
+      window = {k: window[k] + float(sums[k]) for k in _SUM_KEYS}
+      examples_seen += cfg.train_batch_size
+      if bar:
+        bar.update(1)
+      if step % cfg.log_every_steps == 0 or step == cfg.num_train_steps:
+        metrics = metrics_from_sums(window, cfg.use_nsp)
+        speed = examples_seen / max(time.time() - t0, 1e-9)
+        logging.info("step %d loss %.4f mlm_acc %.4f error_acc %.4f lr %.3g %.1f examples/s",
+                     step, metrics["loss"], metrics["masked_lm_accuracy"],
+                     metrics["error_position_accuracy"], float(lr), speed)
+        if bar:
+          bar.set_postfix(loss=f"{metrics['loss']:.3f}", lr=f"{float(lr):.2g}")
+        if writer:
+          with writer.as_default(step=step):
+            for key in ("loss", "masked_lm_loss", "masked_lm_accuracy", "error_position_accuracy",
+                        "next_sentence_loss"):
+              tf.summary.scalar(key, metrics[key])
+            tf.summary.scalar("learning_rate", lr)
+            tf.summary.scalar("gradient_norm", norm)
+            tf.summary.scalar("examples_per_second", speed)
+        window = {k: 0.0 for k in _SUM_KEYS}
+        t0, examples_seen = time.time(), 0
+      last = step == cfg.num_train_steps
+      if chief and (step % cfg.save_checkpoints_steps == 0 or last):
+        prefix = checkpoint.save(cfg.output_dir, step, trainer.checkpoint_tensors(),
+                                 cfg.keep_checkpoint_max)
+        logging.info("saved %s", prefix)
+      if cfg.do_eval and (step % eval_every == 0 or last):
+        results = evaluate(cfg, trainer, strategy, spec, eval_paths)
+        logging.info("eval at step %d: %s", step, json.dumps(results))
+        if chief:
+          with eval_writer.as_default(step=step):
+            for key, value in results.items():
+              tf.summary.scalar(key, value)
+          _write_eval_results(cfg.output_dir, results)
+          if stopper.best_improved(results):
+            checkpoint.save(os.path.join(cfg.output_dir, "best"), step,
+                            trainer.checkpoint_tensors(), keep_max=1)
+            with atomic_write(os.path.join(cfg.output_dir, "best", "best.json")) as f:
+              json.dump({"step": step, cfg.best_metric: results.get(cfg.best_metric)}, f)
+        if stopper.should_stop(results, step):
+          logging.info("early stopping at step %d: %s did not improve for %d evaluations",
+                       step, cfg.early_stopping_metric, cfg.early_stopping_patience)
+          if chief and step % cfg.save_checkpoints_steps:
+            checkpoint.save(cfg.output_dir, step, trainer.checkpoint_tensors(),
+                            cfg.keep_checkpoint_max)
+          break
+  finally:
+    if bar:
+      bar.close()
+  return results
+
+
+class _EarlyStopping:
+  """Tracks the best-checkpoint metric and the early-stopping metric across evals."""
+
+  def __init__(self, cfg):
+    self.cfg = cfg
+    self.best = None
+    self.stop_best = None
+    self.bad_evals = 0
+
+  @staticmethod
+  def _better(value, best, mode):
+    return best is None or (value < best if mode == "min" else value > best)
+
+  def best_improved(self, results):
+    value = results.get(self.cfg.best_metric)
+    if value is not None and self._better(value, self.best, self.cfg.best_mode):
+      self.best = value
+      return True
+    return False
+
+  def should_stop(self, results, step):
+    metric = self.cfg.early_stopping_metric
+    if not metric or not self.cfg.early_stopping_patience:
+      return False
+    if metric not in results:
+      raise InputError("--early_stopping_metric", 0, f"{metric!r} is not an eval metric; one of "
+                       f"{sorted(results)}")
+    if self._better(results[metric], self.stop_best, self.cfg.early_stopping_mode):
+      self.stop_best, self.bad_evals = results[metric], 0
+      return False
+    self.bad_evals += 1
+    return step >= self.cfg.early_stopping_min_steps and self.bad_evals >= self.cfg.early_stopping_patience
