@@ -84,12 +84,14 @@ class BertPretrainer(tf.Module):
     super().__init__(name="bert_pretrainer")
     self.config = config
     c = config
-    init = tf.initializers.TruncatedNormal(stddev=c.initializer_range, seed=seed)
+    # One generator for all weights: each draw differs, and a seed repeats the lot.
+    # (Keras initializers with a seed return the same tensor on every call.)
+    rng = tf.random.Generator.from_seed(seed) if seed is not None else tf.random.Generator.from_non_deterministic_state()
     self.variables_by_name = {}
 
     def var(name, shape, kind="weight"):
       if kind == "weight":
-        value = init(shape)
+        value = rng.truncated_normal(shape, stddev=c.initializer_range)
       elif kind == "ones":
         value = tf.ones(shape)
       else:

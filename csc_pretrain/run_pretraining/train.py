@@ -286,6 +286,7 @@ def run(cfg):
     checkpoint.read_shapes(checkpoint.resolve(cfg.init_checkpoint))  # unreadable -> error now
   strategy = make_strategy(cfg)
   replicas = strategy.num_replicas_in_sync
+  logging.info("%s with %d replicas", type(strategy).__name__, replicas)
   micro = cfg.train_batch_size // (cfg.gradient_accumulation_steps * replicas)
   if micro * cfg.gradient_accumulation_steps * replicas != cfg.train_batch_size:
     raise InputError("--train_batch_size", 0, f"{cfg.train_batch_size} is not divisible by "

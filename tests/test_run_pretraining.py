@@ -1,0 +1,315 @@
+"""Stage 4: names, checkpoints, optimizer, training loop, resume, freezing, accumulation, strategies."""
+
+import dataclasses
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from csc_pretrain.create_tf_record import build as record_build, instances as I
+from csc_pretrain.create_tf_record.tokenization import build_vocab
+from csc_pretrain.io_utils import InputError
+from csc_pretrain.run_pretraining import checkpoint, modeling, optimization, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEXT = ("我在学校学习。今天天气很好。医生建议多喝水。他们喜欢北京天安门。这是第二个文档。"
+        "患者三年前发现血压偏高。近一周头晕加重。建议低盐饮食并规律服药。")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+  """Tiny records, vocab and BERT config shared by the tests."""
+  d = tmp_path_factory.mktemp("pretrain")
+  vocab = build_vocab([TEXT])
+  (d / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+  sentences = [s + "。" for s in TEXT.split("。") if s]
+  wrong = [s.replace("在", "再").replace("气", "汽") for s in sentences]
+  docs = "\n\n".join("\n".join(sentences[i:] + sentences[:i]) for i in range(len(sentences)))
+  wdocs = "\n\n".join("\n".join(wrong[i:] + wrong[:i]) for i in range(len(sentences)))
+  (d / "c.txt").write_text(docs + "\n", encoding="utf-8")
+  (d / "w.txt").write_text(wdocs + "\n", encoding="utf-8")
+  record_build.build(str(d / "c.txt"), str(d / "train.tfrecord"), str(d / "vocab.txt"),
+                     wrong_input_file=str(d / "w.txt"),
+                     config=I.MaskingConfig(max_seq_length=32, max_predictions_per_seq=5),
+                     dupe_factor=4, num_workers=1, progress_bar=False)
+  config = {"vocab_size": len(vocab), "hidden_size": 32, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 64,
+            "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+  (d / "bert_config.json").write_text(json.dumps(config))
+  return d
+
+
+def cfg(data, out, **kw):
+  base = dict(bert_config_file=str(data / "bert_config.json"), input_file=str(data / "train.tfrecord"),
+              output_dir=str(out), max_seq_length=32, max_predictions_per_seq=5, train_batch_size=8,
+              eval_batch_size=8, learning_rate=1e-3, num_train_steps=6, num_warmup_steps=2,
+              save_checkpoints_steps=3, log_every_steps=3, max_eval_steps=5, progress_bar=False)
+  base.update(kw)
+  return train.RunConfig(**base)
+
+
+def tensors(prefix):
+  reader = tf.train.load_checkpoint(prefix)
+  return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+
+
+# --- names and shapes ------------------------------------------------------------------------------
+
+def google_names(c):
+  """Google's checkpoint layout for a config, written out from its modeling.py."""
+  h, i = c.hidden_size, c.intermediate_size
+  out = {"bert/embeddings/word_embeddings": [c.vocab_size, h],
+         "bert/embeddings/token_type_embeddings": [c.type_vocab_size, h],
+         "bert/embeddings/position_embeddings": [c.max_position_embeddings, h],
+         "bert/embeddings/LayerNorm/gamma": [h], "bert/embeddings/LayerNorm/beta": [h],
+         "bert/pooler/dense/kernel": [h, h], "bert/pooler/dense/bias": [h],
+         "cls/predictions/transform/dense/kernel": [h, h], "cls/predictions/transform/dense/bias": [h],
+         "cls/predictions/transform/LayerNorm/gamma": [h], "cls/predictions/transform/LayerNorm/beta": [h],
+         "cls/predictions/output_bias": [c.vocab_size],
+         "cls/seq_relationship/output_weights": [2, h], "cls/seq_relationship/output_bias": [2]}
+  for n in range(c.num_hidden_layers):
+    p = f"bert/encoder/layer_{n}/"
+    for name in ("query", "key", "value"):
+      out[p + f"attention/self/{name}/kernel"] = [h, h]
+      out[p + f"attention/self/{name}/bias"] = [h]
+    out.update({p + "attention/output/dense/kernel": [h, h], p + "attention/output/dense/bias": [h],
+                p + "attention/output/LayerNorm/gamma": [h], p + "attention/output/LayerNorm/beta": [h],
+                p + "intermediate/dense/kernel": [h, i], p + "intermediate/dense/bias": [i],
+                p + "output/dense/kernel": [i, h], p + "output/dense/bias": [h],
+                p + "output/LayerNorm/gamma": [h], p + "output/LayerNorm/beta": [h]})
+  return out
+
+
+def test_variable_names_and_shapes_match_googles_layout():
+  c = modeling.BertConfig.from_json_file(os.path.join(ROOT, "configs", "chinese_L-12_H-768_A-12.json"))
+  assert c.vocab_size == 21128 and c.num_hidden_layers == 12
+  small = dataclasses.replace(c, num_hidden_layers=2, vocab_size=100)
+  model = modeling.BertPretrainer(small)
+  got = {n: v.shape.as_list() for n, v in model.variables_by_name.items()}
+  assert got == google_names(small)
+  assert all(v.name.startswith(n) for n, v in model.variables_by_name.items())
+
+
+def test_gelu_and_layer_norm_are_googles():
+  x = tf.constant([-3.0, -0.5, 0.0, 0.7, 4.0])
+  expect = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+  np.testing.assert_allclose(modeling.gelu(x), expect, rtol=1e-6, atol=1e-6)
+  y = modeling.layer_norm(tf.constant([[1.0, 2.0, 3.0]]), tf.ones([3]), tf.zeros([3]))
+  np.testing.assert_allclose(y, [[-1.2247448, 0.0, 1.2247448]], rtol=1e-5)
+
+
+# --- optimizer ------------------------------------------------------------------------------------------
+
+def test_adam_weight_decay_matches_the_formula_and_skips_layer_norm_and_bias():
+  w = tf.Variable([1.0, -2.0])
+  b = tf.Variable([0.5, 0.5])
+  opt = optimization.AdamWeightDecay({"dense/kernel": w, "dense/bias": b})
+  g = tf.constant([0.1, -0.3])
+  opt.apply([(g, w), (g, b)], 0.01)
+  m = 0.1 * g
+  v = 0.001 * g * g
+  step = m / (np.sqrt(v) + 1e-6)
+  np.testing.assert_allclose(w, [1.0, -2.0] - 0.01 * (step + 0.01 * np.array([1.0, -2.0])), rtol=1e-6)
+  np.testing.assert_allclose(b, [0.5, 0.5] - 0.01 * step, rtol=1e-6)
+  assert sorted(opt.slots) == ["dense/bias/adam_m", "dense/bias/adam_v", "dense/kernel/adam_m",
+                               "dense/kernel/adam_v"]
+
+
+def test_learning_rate_warms_up_then_decays_linearly():
+  lr = lambda s: float(optimization.learning_rate(s, 1e-4, 100, 10))
+  assert lr(0) == 0 and lr(5) == pytest.approx(5e-5) and lr(10) == pytest.approx(9e-5)
+  assert lr(55) == pytest.approx(4.5e-5) and lr(100) == 0
+
+
+# --- checkpoints --------------------------------------------------------------------------------------------
+
+def test_a_checkpoint_with_googles_names_loads_by_name(data, tmp_path):
+  c = modeling.BertConfig.from_json_file(str(data / "bert_config.json"))
+  source = modeling.BertPretrainer(c, seed=1)
+  values = {n: v.numpy() + 0.5 for n, v in source.variables_by_name.items()}
+  values["bert/encoder/layer_0/attention/self/query/kernel/adam_m"] = np.ones([32, 32], np.float32)
+  values["global_step"] = np.int64(7)
+  prefix = checkpoint.save(str(tmp_path), 7, values)
+  model = modeling.BertPretrainer(c, seed=2)
+  loaded = checkpoint.restore(prefix, model.variables_by_name)
+  assert sorted(loaded) == sorted(model.variables_by_name)
+  for n, v in model.variables_by_name.items():
+    np.testing.assert_array_equal(v.numpy(), values[n])
+
+
+def test_missing_and_misshaped_variables_are_listed_together(data, tmp_path):
+  c = modeling.BertConfig.from_json_file(str(data / "bert_config.json"))
+  model = modeling.BertPretrainer(c)
+  values = {n: v.numpy() for n, v in model.variables_by_name.items()}
+  del values["bert/pooler/dense/bias"]
+  values["cls/predictions/output_bias"] = np.zeros([7], np.float32)
+  prefix = checkpoint.save(str(tmp_path), 1, values)
+  with pytest.raises(InputError) as e:
+    checkpoint.restore(prefix, model.variables_by_name)
+  message = str(e.value)
+  assert "1 missing: bert/pooler/dense/bias" in message
+  assert "cls/predictions/output_bias [7] (model wants [%d])" % c.vocab_size in message
+  # A regex restricts what is loaded (warm start of part of the model).
+  loaded = checkpoint.restore(prefix, model.variables_by_name, regex=r"^bert/encoder/")
+  assert loaded and all(n.startswith("bert/encoder/") for n in loaded)
+
+
+def test_saves_are_atomic_and_keep_the_newest(tmp_path):
+  for step in range(1, 5):
+    checkpoint.save(str(tmp_path), step, {"x": tf.constant([float(step)])}, keep_max=2)
+  assert checkpoint.list_checkpoints(str(tmp_path)) == ["model.ckpt-3", "model.ckpt-4"]
+  assert sorted(os.listdir(tmp_path)) == ["checkpoint", "model.ckpt-3.data-00000-of-00001",
+                                          "model.ckpt-3.index", "model.ckpt-4.data-00000-of-00001",
+                                          "model.ckpt-4.index"]
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith("model.ckpt-4")
+  assert checkpoint.resolve(str(tmp_path)).endswith("model.ckpt-4")
+  assert checkpoint.resolve(str(tmp_path / "model.ckpt-3.index")).endswith("model.ckpt-3")
+
+
+# --- training ------------------------------------------------------------------------------------------------
+
+def test_loss_falls_on_a_tiny_overfit_set_and_checkpoints_hold_slots(data, tmp_path):
+  results = train.run(cfg(data, tmp_path, num_train_steps=60, num_warmup_steps=5,
+                          save_checkpoints_steps=30, do_eval=True, learning_rate=3e-3))
+  first = train.run(cfg(data, tmp_path / "zero", num_train_steps=1, do_eval=True))
+  assert results["masked_lm_loss"] < first["masked_lm_loss"] - 1.5
+  assert results["masked_lm_accuracy"] > first["masked_lm_accuracy"] + 0.2
+  saved = tensors(str(tmp_path / "model.ckpt-60"))
+  assert saved["global_step"] == 60
+  assert "bert/embeddings/word_embeddings/adam_m" in saved
+  assert "cls/predictions/output_bias/adam_v" in saved
+  lines = (tmp_path / "eval_results.txt").read_text().splitlines()
+  keys = [l.split(" = ")[0] for l in lines]
+  assert keys == sorted(keys) and {"masked_lm_accuracy", "masked_lm_loss", "loss", "global_step",
+                                   "next_sentence_accuracy", "error_position_accuracy"} <= set(keys)
+  assert os.path.exists(tmp_path / "best" / "best.json")
+
+
+def test_resume_continues_step_slots_and_data(data, tmp_path):
+  straight = tmp_path / "straight"
+  train.run(cfg(data, straight, num_train_steps=6))
+  # A run of the same command that died after its step-3 checkpoint.
+  resumed = tmp_path / "resumed"
+  train.run(cfg(data, resumed, num_train_steps=6))
+  for f in os.listdir(resumed):
+    if f.startswith("model.ckpt-6"):
+      os.remove(resumed / f)
+  checkpoint._write_state(str(resumed), "model.ckpt-3", ["model.ckpt-3"])
+  train.run(cfg(data, resumed, num_train_steps=6))  # the same command again
+  a, b = tensors(str(straight / "model.ckpt-6")), tensors(str(resumed / "model.ckpt-6"))
+  assert a.keys() == b.keys() and b["global_step"] == 6
+  for name in a:
+    np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_frozen_variables_stay_bit_identical(data, tmp_path):
+  init = tmp_path / "init"
+  train.run(cfg(data, init, num_train_steps=1))
+  run_cfg = cfg(data, tmp_path / "frozen", init_checkpoint=str(init), num_train_steps=3,
+                trainable_regex=r"^(bert/embeddings/|cls/)")
+  train.run(run_cfg)
+  before, after = tensors(str(init / "model.ckpt-1")), tensors(str(tmp_path / "frozen" / "model.ckpt-3"))
+  encoder = [n for n in before if n.startswith("bert/encoder/") and "adam" not in n]
+  assert encoder and all(np.array_equal(before[n], after[n]) for n in encoder)
+  assert not any(n.startswith("bert/encoder/") and "adam" in n for n in after)  # no slots
+  assert not np.array_equal(before["bert/embeddings/word_embeddings"],
+                            after["bert/embeddings/word_embeddings"])
+  frozen_re = cfg(data, tmp_path / "f2", init_checkpoint=str(init), num_train_steps=2,
+                  freeze_regex=r"LayerNorm")
+  train.run(frozen_re)
+  after2 = tensors(str(tmp_path / "f2" / "model.ckpt-2"))
+  assert all(np.array_equal(before[n], after2[n]) for n in before if "LayerNorm" in n and "adam" not in n)
+
+
+def test_gradient_accumulation_equals_a_larger_batch(data, tmp_path):
+  train.run(cfg(data, tmp_path / "big", num_train_steps=3, train_batch_size=8))
+  train.run(cfg(data, tmp_path / "accum", num_train_steps=3, train_batch_size=8,
+                gradient_accumulation_steps=4))
+  a, b = tensors(str(tmp_path / "big" / "model.ckpt-3")), tensors(str(tmp_path / "accum" / "model.ckpt-3"))
+  for name in a:
+    np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_mixed_precision_and_xla_train(data, tmp_path):
+  for kw in (dict(mixed_precision="bf16"), dict(mixed_precision="fp16"), dict(jit_compile=True)):
+    out = tmp_path / "_".join(f"{k}{v}" for k, v in kw.items())
+    results = train.run(cfg(data, out, num_train_steps=3, do_eval=True, **kw))
+    assert np.isfinite(results["masked_lm_loss"]), kw
+    assert tensors(str(out / "model.ckpt-3"))["global_step"] == 3
+
+
+def test_early_stopping(data, tmp_path):
+  run_cfg = cfg(data, tmp_path, num_train_steps=50, do_eval=True, eval_every_steps=1,
+                save_checkpoints_steps=100, learning_rate=0.0, num_warmup_steps=0,
+                early_stopping_metric="masked_lm_loss", early_stopping_patience=2,
+                early_stopping_min_steps=3)
+  train.run(run_cfg)
+  step = int(tensors(tf.train.latest_checkpoint(str(tmp_path)))["global_step"])
+  assert 3 <= step < 50  # a learning rate of 0 never improves the loss
+
+
+def test_mirrored_strategy_on_two_logical_cpus_equals_one_device(data, tmp_path):
+  train.run(cfg(data, tmp_path / "one", num_train_steps=3))
+  code = ("import sys; sys.path.insert(0, %r)\n"
+          "from tests.test_run_pretraining import cfg\n"
+          "from csc_pretrain.run_pretraining import train\n"
+          "import pathlib\n"
+          "train.run(cfg(pathlib.Path(%r), pathlib.Path(%r), num_train_steps=3,"
+          " distribution_strategy='mirrored', num_cpu_devices=2))\n") % (ROOT, str(data), str(tmp_path / "two"))
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "MirroredStrategy with 2 replicas" in result.stderr
+  a, b = tensors(str(tmp_path / "one" / "model.ckpt-3")), tensors(str(tmp_path / "two" / "model.ckpt-3"))
+  for name in a:
+    np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+# --- bad input ------------------------------------------------------------------------------------------------
+
+def test_records_that_do_not_fit_the_flags(data, tmp_path):
+  with pytest.raises(InputError, match=r"train.tfrecord:1: record 1 has input_ids of length 32 but "
+                                       r"--max_seq_length is 64"):
+    train.run(cfg(data, tmp_path, max_seq_length=64))
+  small = json.loads((data / "bert_config.json").read_text())
+  small["vocab_size"] = 120
+  (tmp_path / "small.json").write_text(json.dumps(small))
+  with pytest.raises(InputError, match=r">= vocab_size 120"):
+    train.run(cfg(data, tmp_path, bert_config_file=str(tmp_path / "small.json")))
+  with pytest.raises(InputError, match=r"tokens but vocab_size 120"):
+    train.run(cfg(data, tmp_path, bert_config_file=str(tmp_path / "small.json"),
+                  vocab_file=str(data / "vocab.txt")))
+  assert not os.path.exists(tmp_path / "checkpoint")
+
+
+def test_unreadable_checkpoint_and_bad_config(data, tmp_path):
+  (tmp_path / "junk.index").write_bytes(b"not a checkpoint")
+  with pytest.raises(InputError, match="unreadable checkpoint"):
+    train.run(cfg(data, tmp_path / "o", init_checkpoint=str(tmp_path / "junk")))
+  with pytest.raises(InputError, match="not a checkpoint"):
+    train.run(cfg(data, tmp_path / "o", init_checkpoint=str(tmp_path / "nothing")))
+  (tmp_path / "bad.json").write_text("{\n  \"hidden_size\": 32,\n}")
+  with pytest.raises(InputError, match=r"bad.json:3: not JSON"):
+    train.run(cfg(data, tmp_path / "o", bert_config_file=str(tmp_path / "bad.json")))
+
+
+def test_cli_with_yaml_config_and_flag_override(data, tmp_path):
+  yaml_path = tmp_path / "run.yaml"
+  yaml_path.write_text(
+      f"bert_config_file: {data / 'bert_config.json'}\ninput_file: {data / 'train.tfrecord'}\n"
+      f"output_dir: {tmp_path / 'out'}\ndo_train: true\nmax_seq_length: 32\n"
+      "max_predictions_per_seq: 5\ntrain_batch_size: 8\nnum_train_steps: 100\n"
+      "save_checkpoints_steps: 2\nprogress_bar: false\n")
+  result = subprocess.run([sys.executable, "run_pretraining.py", "--config", str(yaml_path),
+                           "--num_train_steps", "2"], capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert tensors(str(tmp_path / "out" / "model.ckpt-2"))["global_step"] == 2
+  yaml_path.write_text(yaml_path.read_text() + "no_such_key: 1\n")
+  result = subprocess.run([sys.executable, "run_pretraining.py", "--config", str(yaml_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+  assert result.returncode == 2
+  assert f"{yaml_path}:11: unknown key 'no_such_key'" in result.stderr
