@@ -255,7 +255,7 @@ def test_early_stopping(data, tmp_path):
 
 def test_mirrored_strategy_on_two_logical_cpus_equals_one_device(data, tmp_path):
   train.run(cfg(data, tmp_path / "one", num_train_steps=3))
-  code = ("import sys; sys.path.insert(0, %r)\n"
+  code = ("import sys, logging; sys.path.insert(0, %r); logging.basicConfig(level=logging.INFO)\n"
           "from tests.test_run_pretraining import cfg\n"
           "from csc_pretrain.run_pretraining import train\n"
           "import pathlib\n"
