@@ -10,3 +10,7 @@ echo "== stage 2: create_data"
 bash scripts/02_create_data.sh
 echo "== stage 3: create_tf_record"
 bash scripts/03_create_tf_record.sh
+echo "== stage 4: run_pretraining"
+bash scripts/04_run_pretraining.sh
+echo "== stage 5: strip_adam + export"
+bash scripts/05_strip_adam.sh

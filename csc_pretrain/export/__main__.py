@@ -1,0 +1,69 @@
+r"""Export a checkpoint (stripped or not) for use elsewhere.
+
+  python -m csc_pretrain.export --checkpoint out/pretrain_tiny/stripped --format hf --output out/hf
+  python -m csc_pretrain.export --checkpoint out/pretrain_tiny --format savedmodel --output out/sm
+
+bert_config.json and vocab.txt are taken from the flags or from next to the checkpoint.
+"""
+
+import os
+
+from absl import app, flags
+
+from csc_pretrain.io_utils import InputError, run_cli
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+  flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, model.ckpt-N or directory.")
+  flags.DEFINE_enum("format", "hf", ["hf", "savedmodel"], "What to write.")
+  flags.DEFINE_string("output", None, "Output directory (must not exist unless --overwrite).")
+  flags.DEFINE_string("bert_config_file", None, "Default: bert_config.json next to the checkpoint.")
+  flags.DEFINE_string("vocab_file", None, "Default: vocab.txt next to the checkpoint.")
+  flags.DEFINE_bool("include_nsp", False, "hf: also export the pooler and NSP head "
+                    "(BertForPreTraining).")
+  flags.DEFINE_enum("serving_output", "topk", ["topk", "logits"], "savedmodel: what "
+                    "serving_default returns.")
+  flags.DEFINE_integer("top_k", 5, "savedmodel: candidates per position with --serving_output topk.")
+  flags.DEFINE_bool("overwrite", False, "Write into an existing output directory.")
+  flags.mark_flag_as_required("checkpoint")
+  flags.mark_flag_as_required("output")
+
+
+def _side_file(flag_value, prefix, name):
+  path = flag_value or os.path.join(os.path.dirname(prefix), name)
+  if not os.path.exists(path):
+    raise InputError(path, 0, f"no such file (pass --{'bert_config_file' if name.endswith('json') else 'vocab_file'})")
+  return path
+
+
+def main(argv):
+  del argv
+
+  def run():
+    from csc_pretrain.export import hf, savedmodel
+    from csc_pretrain.run_pretraining import checkpoint, modeling
+    prefix = checkpoint.resolve(FLAGS.checkpoint)
+    config_path = _side_file(FLAGS.bert_config_file, prefix, "bert_config.json")
+    bert_config = modeling.BertConfig.from_json_file(config_path)
+    if os.path.exists(FLAGS.output) and os.listdir(FLAGS.output) and not FLAGS.overwrite:
+      raise InputError(FLAGS.output, 0, "exists and is not empty; refusing to overwrite "
+                       "(pass --overwrite)")
+    if FLAGS.format == "hf":
+      vocab = _side_file(FLAGS.vocab_file, prefix, "vocab.txt")
+      reader, shapes = checkpoint.read_shapes(prefix)
+      written = hf.export(reader, list(shapes), bert_config, vocab, FLAGS.output, FLAGS.include_nsp)
+      print(f"wrote {len(written)} tensors to {FLAGS.output}/model.safetensors "
+            "(+ config.json, vocab.txt)")
+    else:
+      model = savedmodel.load_model(prefix, bert_config)
+      savedmodel.export(model, FLAGS.output, FLAGS.serving_output, FLAGS.top_k)
+      print(f"wrote SavedModel to {FLAGS.output} (signature serving_default)")
+
+  run_cli(run)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
