@@ -1,0 +1,144 @@
+r"""A small HTTP service around the corrector (standard library only).
+
+  python -m csc_pretrain.serve --checkpoint out/pretrain_tiny/stripped --confusion_dir char_meta [--port 5000]
+
+  GET  /correct?q=患者需要定其复查        -> {"text", "corrected", "edits": [{"pos", "from", "to", "prob"}]}
+  POST /correct  ["句子一", "句子二"]      -> [{...}, {...}]   (one batched model call)
+  GET  /health                           -> {"status": "ok", "checkpoint": ...}
+
+Bad requests get a 4xx status and {"error": "..."}: empty text, text longer
+than --max_chars, a batch larger than --max_batch, bytes that are not UTF-8,
+a body that is not a JSON list of strings.
+"""
+
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from absl import app, flags
+
+from csc_pretrain.io_utils import run_cli
+
+FLAGS = flags.FLAGS
+
+
+class BadRequest(Exception):
+  def __init__(self, status, message):
+    super().__init__(message)
+    self.status = status
+
+
+def check_texts(texts, max_chars, max_batch):
+  if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+    raise BadRequest(400, "expected a JSON list of strings")
+  if not texts:
+    raise BadRequest(400, "empty list")
+  if len(texts) > max_batch:
+    raise BadRequest(413, f"{len(texts)} texts; at most {max_batch} per request")
+  for i, t in enumerate(texts):
+    if not t.strip():
+      raise BadRequest(400, f"text {i} is empty")
+    if len(t) > max_chars:
+      raise BadRequest(413, f"text {i} has {len(t)} characters; at most {max_chars}")
+  return texts
+
+
+def make_handler(corrector, max_chars=512, max_batch=64):
+  lock = threading.Lock()  # one model call at a time; requests queue here
+
+  class Handler(BaseHTTPRequestHandler):
+    server_version = "csc_pretrain"
+
+    def _send(self, status, payload):
+      body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+      self.send_response(status)
+      self.send_header("Content-Type", "application/json; charset=utf-8")
+      self.send_header("Content-Length", str(len(body)))
+      self.end_headers()
+      self.wfile.write(body)
+
+    def _correct(self, texts):
+      with lock:
+        return corrector.correct(texts)
+
+    def do_GET(self):
+      url = urllib.parse.urlsplit(self.path)
+      try:
+        if url.path == "/health":
+          return self._send(200, {"status": "ok", "checkpoint": corrector.prefix})
+        if url.path != "/correct":
+          raise BadRequest(404, f"no such path {url.path}; try /correct?q=...")
+        try:
+          query = urllib.parse.parse_qs(url.query, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+          raise BadRequest(400, "q is not UTF-8") from None
+        if "q" not in query:
+          raise BadRequest(400, "missing q parameter")
+        self._send(200, self._correct(check_texts(query["q"][:1], max_chars, max_batch))[0])
+      except BadRequest as e:
+        self._send(e.status, {"error": str(e)})
+
+    def do_POST(self):
+      try:
+        if urllib.parse.urlsplit(self.path).path != "/correct":
+          raise BadRequest(404, "no such path; POST a JSON list to /correct")
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > max_chars * max_batch * 4 + 1024:
+          raise BadRequest(413, "request body too large")
+        raw = self.rfile.read(length)
+        try:
+          texts = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+          raise BadRequest(400, "body is not UTF-8") from None
+        except json.JSONDecodeError as e:
+          raise BadRequest(400, f"body is not JSON: {e.msg}") from None
+        self._send(200, self._correct(check_texts(texts, max_chars, max_batch)))
+      except BadRequest as e:
+        self._send(e.status, {"error": str(e)})
+
+    def log_message(self, fmt, *args):  # quieter than the default: one line per request
+      if FLAGS.is_parsed() and FLAGS["quiet"].value:
+        return
+      super().log_message(fmt, *args)
+
+  return Handler
+
+
+def make_server(corrector, host="127.0.0.1", port=5000, max_chars=512, max_batch=64):
+  return ThreadingHTTPServer((host, port), make_handler(corrector, max_chars, max_batch))
+
+
+def define_flags():
+  from csc_pretrain.correct.__main__ import define_common_flags
+  define_common_flags()
+  flags.DEFINE_string("host", "127.0.0.1", "Address to listen on.")
+  flags.DEFINE_integer("port", 5000, "Port to listen on.")
+  flags.DEFINE_integer("max_chars", 512, "Longest text accepted.")
+  flags.DEFINE_integer("max_batch", 64, "Most texts per POST.")
+  flags.DEFINE_bool("quiet", False, "No access log.")
+
+
+def main(argv):
+  del argv
+
+  def run():
+    from csc_pretrain.correct.__main__ import make_corrector
+    corrector = make_corrector()
+    corrector.correct(["预热"])  # trace the model before the first request
+    server = make_server(corrector, FLAGS.host, FLAGS.port, FLAGS.max_chars, FLAGS.max_batch)
+    print(f"serving {corrector.prefix} on http://{FLAGS.host}:{server.server_port}/correct?q=...",
+          flush=True)
+    try:
+      server.serve_forever()
+    except KeyboardInterrupt:
+      pass
+    finally:
+      server.server_close()
+
+  run_cli(run)
+
+
+if __name__ == "__main__":
+  define_flags()
+  app.run(main)
