@@ -54,9 +54,7 @@ def atomic_write(path, mode="w", overwrite=True):
   fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                              dir=directory)
   try:
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
+    set_default_mode(tmp)
     encoding = None if "b" in mode else "utf-8"
     with os.fdopen(fd, mode, encoding=encoding, newline=None if encoding is None else "\n") as f:
       yield f
@@ -67,6 +65,13 @@ def atomic_write(path, mode="w", overwrite=True):
     with contextlib.suppress(FileNotFoundError):
       os.unlink(tmp)
     raise
+
+
+def set_default_mode(path):
+  """mkstemp makes files 0600; outputs get the usual 0666 & ~umask."""
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(path, 0o666 & ~umask)
 
 
 def check_can_write(paths, overwrite):

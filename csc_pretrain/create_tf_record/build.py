@@ -130,14 +130,17 @@ def _init_worker(state):
 def _tokenize_group(docs, stats):
   tokenizer = _STATE["tokenizer"]
   flat = [s for d in docs for s in d]
-  encodings = tokenizer._tokenizer.encode_batch(
-      [c for c, _ in flat] + [w for _, w in flat], add_special_tokens=False)
-  correct_enc, wrong_enc = encodings[:len(flat)], encodings[len(flat):]
-  unk = tokenizer.vocab["[UNK]"]
   jieba = _STATE.get("jieba")
+  correct_enc = tokenizer.encode([c for c, _ in flat], offsets=bool(jieba))
+  wrong_enc = tokenizer.encode([w for _, w in flat])
+  unk = tokenizer.vocab["[UNK]"]
+  # Without whole-word masking each token is its own unit, except WordPiece
+  # continuations, which go with their word as in Google's script.
+  new_word = [not t.startswith("##") for t in tokenizer.inv_vocab]
   sentences = []
-  for (text, _), ce, we in zip(flat, correct_enc, wrong_enc):
-    correct, wrong = ce.ids, we.ids
+  for (text, _), correct, wrong in zip(flat, correct_enc, wrong_enc):
+    if jieba:
+      correct, starts = correct
     if len(correct) != len(wrong):
       stats["misaligned_sentences"] += 1  # e.g. an error that changed a WordPiece split
       wrong = correct
@@ -146,18 +149,13 @@ def _tokenize_group(docs, stats):
       for w, word in enumerate(jieba.cut(text)):
         word_of_char[start:start + len(word)] = [w] * len(word)
         start += len(word)
-      words = [word_of_char[s] if s < len(text) else 0 for s, _ in ce.offsets]
-    else:
-      # Without whole-word masking each token is its own unit, except WordPiece
-      # continuations, which go with their word as in Google's script.
-      words, w = [], -1
-      for tok in ce.tokens:
-        w += 0 if tok.startswith("##") and w >= 0 else 1
-        words.append(w)
+      words = [word_of_char[s] if s < len(text) else 0 for s in starts]
+    else:  # the first token starts word 0 even as a continuation
+      words = list(itertools.accumulate(map(new_word.__getitem__, correct[1:]), initial=0))
     stats["sentences"] += 1
     stats["unk_tokens"] += correct.count(unk)
     stats["input_tokens"] += len(correct)
-    sentences.append(I.Sentence(list(correct), list(wrong), words) if correct else None)
+    sentences.append(I.Sentence(correct, list(wrong), words) if correct else None)
   out, k = [], 0
   for d in docs:  # regroup into documents, dropping sentences with no tokens
     out.append([s for s in sentences[k:k + len(d)] if s is not None])
@@ -171,12 +169,21 @@ def process_group(index_and_docs):
   stats = collections.Counter(documents=len(docs))
   tokenized = _tokenize_group(docs, stats)
   rng = I.seeded_rng(s["seed"], "group", index)
-  instances = I.create_instances(tokenized, s["config"], s["vocabulary"], rng,
-                                 s["dupe_factor"], stats)
-  config = s["config"]
-  records = [tfrecord.frame(tfrecord.encode_example(tfrecord.instance_features(
-      inst, config.max_seq_length, config.max_predictions_per_seq))) for inst in instances]
-  return records, stats, instances[:s["keep_examples"]]
+  config, keep = s["config"], s["keep_examples"]
+  # create_instances, but each instance is encoded as soon as it is made and only
+  # its record is kept, then shuffled as create_instances shuffles its instances.
+  records, instances = [], []
+  if "tables" not in s:
+    s["tables"] = I.MaskTables(config, s["vocabulary"])
+  for inst in I.iter_instances(tokenized, config, s["vocabulary"], rng, s["dupe_factor"], stats,
+                               s["tables"]):
+    records.append(tfrecord.frame(tfrecord.encode_instance(
+        inst, config.max_seq_length, config.max_predictions_per_seq)))
+    if keep:
+      instances.append(inst)
+  order = list(range(len(records)))
+  rng.shuffle(order)  # the same permutation as shuffling the list itself
+  return [records[k] for k in order], stats, [instances[k] for k in order[:keep]]
 
 
 def _grouped(documents, size):

@@ -6,6 +6,7 @@ float32), and a TFRecord is ``len, crc(len), data, crc(data)`` with masked
 CRC32C. The tests parse what we write with TensorFlow's own parser.
 """
 
+import operator
 import struct
 
 import google_crc32c
@@ -84,6 +85,70 @@ def instance_features(instance, max_seq_length, max_predictions_per_seq):
       "masked_lm_weights": ("float", [1.0] * m + [0.0] * pad_m),
       "next_sentence_labels": ("int64", [1 if instance.is_random_next else 0]),
   }
+
+
+# Fixed parts of an encoded instance, for encode_instance: each feature's map key.
+_KEYS = {name: _length_delimited(1, name.encode()) for name, _, _ in SCHEMA}
+_FLOAT_ONE, _FLOAT_ZERO = np.asarray([1.0, 0.0], dtype="<f4").tobytes()[:4], bytes(4)
+
+
+_VARINTS = dict(enumerate(_VARINT_CACHE))  # a dict: a negative id is a KeyError, not [-1]
+
+
+def _packed_varints(values):
+  if len(values) > 1:
+    try:
+      return b"".join(operator.itemgetter(*values)(_VARINTS))
+    except (KeyError, TypeError):  # not an int in 0..65535
+      pass
+  return b"".join(_varint_fast(v) if v >= 0 else _varint(v & (2**64 - 1)) for v in values)
+
+
+def _packed_small(values):
+  """_packed_varints for values mostly in 0..127, which are their own varint."""
+  try:
+    packed = bytes(values)
+    if packed.isascii():
+      return packed
+  except (ValueError, TypeError):
+    pass
+  return _packed_varints(values)
+
+
+_PREFIXES = {}
+
+
+def _entry(name, kind, packed):
+  """One Features.feature map entry around an already packed list (kind 2 float, 3 int64)."""
+  prefix = _PREFIXES.get((name, len(packed)))
+  if prefix is None:  # all but the packed bytes depend only on their length
+    inner = b"\x0a" + _varint_fast(len(packed))
+    value = bytes([(kind << 3) | 2]) + _varint_fast(len(inner) + len(packed)) + inner
+    entry = _KEYS[name] + b"\x12" + _varint_fast(len(value) + len(packed)) + value
+    prefix = _PREFIXES[(name, len(packed))] = (
+        b"\x0a" + _varint_fast(len(entry) + len(packed)) + entry)
+  return prefix + packed
+
+
+def encode_instance(instance, max_seq_length, max_predictions_per_seq):
+  """``encode_example(instance_features(...))``, byte for byte, several times faster:
+  padding and the 0/1 features are repeated bytes, ids are looked up varints."""
+  n = len(instance.input_ids)
+  if n > max_seq_length:
+    raise ValueError(f"instance of {n} tokens > max_seq_length {max_seq_length}")
+  pad = b"\x00" * (max_seq_length - n)  # varint 0
+  m = len(instance.masked_lm_positions)
+  pad_m = max_predictions_per_seq - m
+  entries = b"".join((
+      _entry("input_ids", 3, _packed_varints(instance.input_ids) + pad),
+      _entry("input_mask", 3, b"\x01" * n + pad),
+      _entry("segment_ids", 3, _packed_small(instance.segment_ids) + pad),
+      _entry("masked_lm_positions", 3, _packed_small(instance.masked_lm_positions)
+             + b"\x00" * pad_m),
+      _entry("masked_lm_ids", 3, _packed_varints(instance.masked_lm_ids) + b"\x00" * pad_m),
+      _entry("masked_lm_weights", 2, _FLOAT_ONE * m + _FLOAT_ZERO * pad_m),
+      _entry("next_sentence_labels", 3, b"\x01" if instance.is_random_next else b"\x00")))
+  return b"\x0a" + _varint_fast(len(entries)) + entries
 
 
 def _masked_crc(data):

@@ -8,6 +8,7 @@ token-for-token equality with Google's own tokenization.py.
 """
 
 import collections
+import re
 
 from csc_pretrain.io_utils import InputError, read_lines
 
@@ -46,6 +47,67 @@ class FullTokenizer:
         lowercase=do_lower_case)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     self._tokenizer = tokenizer
+    self._alone = {}  # char -> token id when it always makes a token of its own, else -1
+    self._not_alone = None  # a regex of runs of the -1 characters
+
+  def encode(self, texts, offsets=False):
+    """Token ids of each text, as tokenize_ids; with ``offsets`` also (ids, first
+    character of each token) pairs.
+
+    Faster on Chinese: a character that the pipeline always makes a token of its
+    own whatever its neighbours (a CJK character, punctuation) is looked up
+    once and then taken from a table; only the runs of other characters between
+    such characters go through the tokenizer, all in one batch. The pipeline
+    treats every character on its own up to the splitting into words, and these
+    characters are word boundaries, so the tokens are the same.
+    """
+    alone = self._alone
+    new = set().union(*texts).difference(alone)
+    if new:
+      self._learn_alone(new)
+    out = [None] * len(texts)
+    runs, mixed = [], []  # texts of the runs; (text index, its ids, [(run, start, end)])
+    for t, text in enumerate(texts):
+      ids = [alone[c] for c in text]
+      if -1 not in ids:
+        out[t] = (ids, list(range(len(ids)))) if offsets else ids
+        continue
+      spans = []
+      for m in self._not_alone.finditer(text):
+        spans.append((len(runs), m.start(), m.end()))
+        runs.append(m.group())
+      mixed.append((t, ids, spans))
+    encodings = self._tokenizer.encode_batch(runs, add_special_tokens=False) if runs else []
+    for t, ids, spans in mixed:
+      out_ids, starts, done = [], [], 0
+      for run, start, end in spans:
+        out_ids += ids[done:start]
+        out_ids += encodings[run].ids
+        if offsets:
+          starts += range(done, start)
+          starts += [start + s for s, _ in encodings[run].offsets]
+        done = end
+      out_ids += ids[done:]
+      if offsets:
+        starts += range(done, len(ids))
+      out[t] = (out_ids, starts) if offsets else out_ids
+    return out
+
+  def _learn_alone(self, chars):
+    """Sorts new characters: the token id of one that stands alone, else -1. It
+    stands alone if the tokenizer splits it from letters on both sides."""
+    chars = sorted(chars)
+    probes = self._tokenizer.encode_batch(["a" + c + "a" for c in chars] + ["a"],
+                                          add_special_tokens=False)
+    a_ids = probes[-1].ids
+    for c, probe in zip(chars, probes):
+      ids = probe.ids
+      split = (len(a_ids) == 1 and len(ids) == 3 and ids[0] == ids[2] == a_ids[0]
+               and probe.offsets[1] == (1, 2))
+      self._alone[c] = ids[1] if split else -1
+    others = sorted(c for c, i in self._alone.items() if i < 0)
+    self._not_alone = re.compile("[" + "".join(map(re.escape, others)) + "]+") if others else (
+        re.compile("(?!)"))  # matches nothing
 
   def tokenize_ids(self, texts):
     """Token ids of each text in ``texts``."""

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 
-from csc_pretrain.io_utils import InputError, atomic_write
+from csc_pretrain.io_utils import InputError, atomic_write, set_default_mode
 
 _LAYER_PARTS = {
     "attention/self/query": "attention.self.query",
@@ -95,6 +95,7 @@ def export(reader, names, bert_config, vocab_file, output_dir, include_nsp=False
   os.makedirs(output_dir, exist_ok=True)
   tmp = os.path.join(output_dir, ".model.safetensors.tmp")
   save_file(state, tmp, metadata={"format": "pt"})
+  set_default_mode(tmp)
   os.replace(tmp, os.path.join(output_dir, "model.safetensors"))
   with atomic_write(os.path.join(output_dir, "config.json")) as f:
     json.dump(hf_config(bert_config, include_nsp), f, indent=2)

@@ -14,7 +14,7 @@ import tempfile
 
 import tensorflow as tf
 
-from csc_pretrain.io_utils import InputError
+from csc_pretrain.io_utils import InputError, set_default_mode
 
 STATE_FILE = "checkpoint"
 
@@ -46,6 +46,7 @@ def _write_state(directory, latest, all_paths):
   fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", dir=directory)
   with os.fdopen(fd, "w") as f:
     f.write("\n".join(lines) + "\n")
+  set_default_mode(tmp)
   os.replace(tmp, os.path.join(directory, STATE_FILE))
 
 

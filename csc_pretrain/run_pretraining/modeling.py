@@ -30,7 +30,7 @@ class BertConfig:
   hidden_dropout_prob: float = 0.1
   attention_probs_dropout_prob: float = 0.1
   max_position_embeddings: int = 512
-  type_vocab_size: int = 2
+  type_vocab_size: int = 16  # Google's default when a config omits it
   initializer_range: float = 0.02
 
   @classmethod

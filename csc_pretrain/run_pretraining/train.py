@@ -351,6 +351,9 @@ def _train(cfg, trainer, strategy, spec, train_paths, eval_paths, micro, chief):
   if start >= cfg.num_train_steps:
     logging.info("already at step %d of %d", start, cfg.num_train_steps)
     return {}
+  if start == 0 and chief and not tf.train.latest_checkpoint(cfg.output_dir):
+    # Like Estimator, keep the starting point: the "before" of a before/after evaluation.
+    checkpoint.save(cfg.output_dir, 0, trainer.checkpoint_tensors(), cfg.keep_checkpoint_max)
   ds = _distributed(strategy, train_paths, spec, micro, cfg.gradient_accumulation_steps, True, start)
   writer = tf.summary.create_file_writer(os.path.join(cfg.output_dir, "train")) if chief else None
   eval_writer = tf.summary.create_file_writer(os.path.join(cfg.output_dir, "eval")) if chief else None
