@@ -11,4 +11,7 @@ if ! .venv/bin/python -c "import torch, transformers" 2>/dev/null; then
     .venv/bin/python -m pip install -q "torch==2.13.0" "transformers>=5"
   fi
 fi
+# The TF1 interop tests need Google's original code in a Python 3.7 venv; they skip without it.
+bash scripts/setup_tf1_env.sh >/dev/null 2>&1 || echo "note: no TF1 environment (needs a Python 3.7);" \
+  "the TF1 interop tests will skip"
 exec .venv/bin/python -m pytest "$@"

@@ -132,7 +132,10 @@ def _tokenize_group(docs, stats):
   flat = [s for d in docs for s in d]
   jieba = _STATE.get("jieba")
   correct_enc = tokenizer.encode([c for c, _ in flat], offsets=bool(jieba))
-  wrong_enc = tokenizer.encode([w for _, w in flat])
+  differ = [k for k, (c, w) in enumerate(flat) if c != w]  # the others are tokenized already
+  wrong_enc = [e[0] for e in correct_enc] if jieba else list(correct_enc)
+  for k, ids in zip(differ, tokenizer.encode([flat[k][1] for k in differ])):
+    wrong_enc[k] = ids
   unk = tokenizer.vocab["[UNK]"]
   # Without whole-word masking each token is its own unit, except WordPiece
   # continuations, which go with their word as in Google's script.
