@@ -14,6 +14,7 @@ from csc_pretrain.io_utils import InputError, read_lines
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_INPUT_CHARS_PER_WORD = 200  # Google's WordpieceTokenizer default
+MAX_CACHED_RUNS = 100_000
 
 
 def load_vocab(path):
@@ -49,6 +50,7 @@ class FullTokenizer:
     self._tokenizer = tokenizer
     self._alone = {}  # char -> token id when it always makes a token of its own, else -1
     self._not_alone = None  # a regex of runs of the -1 characters
+    self._runs = {}  # run of -1 characters -> (ids, token starts), as it repeats ("mg", "10")
 
   def encode(self, texts, offsets=False):
     """Token ids of each text, as tokenize_ids; with ``offsets`` also (ids, first
@@ -66,26 +68,29 @@ class FullTokenizer:
     if new:
       self._learn_alone(new)
     out = [None] * len(texts)
-    runs, mixed = [], []  # texts of the runs; (text index, its ids, [(run, start, end)])
+    mixed = []  # (text index, its ids, [(run, start, end)])
     for t, text in enumerate(texts):
       ids = [alone[c] for c in text]
       if -1 not in ids:
         out[t] = (ids, list(range(len(ids)))) if offsets else ids
         continue
-      spans = []
-      for m in self._not_alone.finditer(text):
-        spans.append((len(runs), m.start(), m.end()))
-        runs.append(m.group())
-      mixed.append((t, ids, spans))
-    encodings = self._tokenizer.encode_batch(runs, add_special_tokens=False) if runs else []
+      mixed.append((t, ids, [(m.group(), m.start(), m.end())
+                             for m in self._not_alone.finditer(text)]))
+    runs = self._runs
+    if len(runs) > MAX_CACHED_RUNS:  # memory stays bounded on any corpus
+      runs.clear()
+    todo = list({run for _, _, spans in mixed for run, _, _ in spans if run not in runs})
+    for run, e in zip(todo, self._tokenizer.encode_batch(todo, add_special_tokens=False)):
+      runs[run] = (e.ids, [s for s, _ in e.offsets])
     for t, ids, spans in mixed:
       out_ids, starts, done = [], [], 0
       for run, start, end in spans:
+        run_ids, run_starts = runs[run]
         out_ids += ids[done:start]
-        out_ids += encodings[run].ids
+        out_ids += run_ids
         if offsets:
           starts += range(done, start)
-          starts += [start + s for s, _ in encodings[run].offsets]
+          starts += [start + s for s in run_starts]
         done = end
       out_ids += ids[done:]
       if offsets:
