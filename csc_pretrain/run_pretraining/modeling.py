@@ -199,8 +199,8 @@ def pretraining_losses(model, features, training=False, dtype=tf.float32, use_ns
   mlm_logits, nsp_logits = model(features, training, dtype)
   labels = features["masked_lm_ids"]
   weights = tf.cast(features["masked_lm_weights"], tf.float32)
-  log_probs = tf.nn.log_softmax(mlm_logits)
-  per_position = -tf.reduce_sum(log_probs * tf.one_hot(labels, model.config.vocab_size), axis=-1)
+  # The same value as Google's -sum(log_softmax * one_hot), without the [B, P, vocab] one-hot.
+  per_position = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=mlm_logits)
   predictions = tf.argmax(mlm_logits, axis=-1, output_type=labels.dtype)
   correct = tf.cast(tf.equal(predictions, labels), tf.float32) * weights
   # The CSC figure: positions whose input differs from the label (real or synthetic errors).

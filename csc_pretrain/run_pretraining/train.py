@@ -135,24 +135,30 @@ class Trainer:
   def _micro_batches(self, batch, weight_total, example_total):
     """Summed gradients and loss sums over the micro-batches of one step."""
     variables = list(self.trainable.values())
-    k = tf.shape(batch["input_ids"])[0]
+    if batch["input_ids"].shape[0] == 1:  # no accumulation: skip the loop
+      return self._one_micro_batch({n: t[0] for n, t in batch.items()}, weight_total,
+                                   example_total, variables)
     grads = [tf.zeros_like(v) for v in variables]
     sums = {key: tf.constant(0.0) for key in _SUM_KEYS}
-    for i in tf.range(k):
-      features = {name: t[i] for name, t in batch.items()}
-      with tf.GradientTape() as tape:
-        s = modeling.pretraining_losses(self.model, features, training=True, dtype=self.dtype,
-                                        use_nsp=self.cfg.use_nsp)
-        loss = s["mlm_loss_sum"] / (weight_total + 1e-5)
-        if self.cfg.use_nsp:
-          loss += s["nsp_loss_sum"] / example_total
-        if self.cfg.mixed_precision == "fp16":
-          loss *= self.loss_scale
-      step_grads = tape.gradient(loss, variables)
-      # The embedding lookups give IndexedSlices, the tied decoder a dense part: sum densely.
-      grads = [g + tf.convert_to_tensor(d) for g, d in zip(grads, step_grads)]
+    for i in tf.range(tf.shape(batch["input_ids"])[0]):
+      step_grads, s = self._one_micro_batch({n: t[i] for n, t in batch.items()}, weight_total,
+                                            example_total, variables)
+      grads = [g + d for g, d in zip(grads, step_grads)]
       sums = {key: sums[key] + s[key] for key in _SUM_KEYS}
     return grads, sums
+
+  def _one_micro_batch(self, features, weight_total, example_total, variables):
+    with tf.GradientTape() as tape:
+      s = modeling.pretraining_losses(self.model, features, training=True, dtype=self.dtype,
+                                      use_nsp=self.cfg.use_nsp)
+      loss = s["mlm_loss_sum"] / (weight_total + 1e-5)
+      if self.cfg.use_nsp:
+        loss += s["nsp_loss_sum"] / example_total
+      if self.cfg.mixed_precision == "fp16":
+        loss *= self.loss_scale
+    # The embedding lookups give IndexedSlices, the tied decoder a dense part: sum densely.
+    grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
+    return grads, {key: s[key] for key in _SUM_KEYS}
 
   def _train_replica(self, batch):
     def step(batch):

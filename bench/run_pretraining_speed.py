@@ -1,0 +1,114 @@
+"""Training examples/s: our TF2 run_pretraining against Google's TF1 run_pretraining.py.
+
+  bash scripts/run_all.sh            # once: char_meta/ and create_data/ outputs
+  bash scripts/setup_tf1_env.sh      # once: Google's code in .venv-tf1
+  python bench/run_pretraining_speed.py [--steps 300] [--variants fp32,xla,bf16]
+
+Both train the same BERT (hidden 256, 4 layers, 4 heads, intermediate 1024,
+dropout 0.1, vocab 21128 like Chinese BERT) on the same TFRecords (seq 128,
+20 predictions, batch 32), CPU only, one after the other in this run. The rate
+is the steady state: Google's from Estimator's ``global_step/sec`` log lines,
+ours from our ``examples/s`` log lines, the first window (graph building and
+compilation) left out.
+"""
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+TF1_PYTHON = os.path.join(ROOT, ".venv-tf1", "bin", "python")
+CONFIG = {"vocab_size": 21128, "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
+          "intermediate_size": 1024, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+          "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
+          "initializer_range": 0.02}
+BATCH = 32
+
+
+def make_records(tmp):
+  """A 21128-token vocab from the demo corpus + char_meta, and records made with it."""
+  for needed in ("char_meta/char_meta_extra.tsv", "create_data/correct.txt"):
+    if not os.path.exists(os.path.join(ROOT, needed)):
+      sys.exit(f"missing {needed}: run `bash scripts/run_all.sh` first")
+  vocab = os.path.join(tmp, "vocab.txt")
+  subprocess.run([sys.executable, "-m", "csc_pretrain.create_tf_record.build_vocab",
+                  "--input_file", "create_data/correct.txt", "--char_meta_dir", "char_meta",
+                  "--max_size", str(CONFIG["vocab_size"]), "--output", vocab], check=True, cwd=ROOT,
+                 stdout=subprocess.DEVNULL)
+  records = os.path.join(tmp, "train.tfrecord")
+  subprocess.run([sys.executable, "create_tf_record.py", "--input_file", "create_data/correct.txt",
+                  "--wrong_input_file", "create_data/wrong.txt", "--output_file", records,
+                  "--vocab_file", vocab, "--confusion_dir", "char_meta", "--dupe_factor", "3"],
+                 check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  config = os.path.join(tmp, "bert_config.json")
+  with open(config, "w") as f:
+    json.dump(CONFIG, f)
+  return records, config
+
+
+def google(records, config, out, steps):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1", CUDA_VISIBLE_DEVICES="")
+  t = time.time()
+  result = subprocess.run(
+      [TF1_PYTHON, "-m", "bert.run_pretraining", f"--input_file={records}", f"--output_dir={out}",
+       f"--bert_config_file={config}", "--do_train=True", f"--train_batch_size={BATCH}",
+       "--max_seq_length=128", "--max_predictions_per_seq=20", f"--num_train_steps={steps}",
+       "--num_warmup_steps=10", "--learning_rate=1e-4", f"--save_checkpoints_steps={steps}"],
+      capture_output=True, text=True, env=env, cwd=ROOT)
+  if result.returncode:
+    sys.exit("Google's run_pretraining failed:\n" + result.stderr[-3000:])
+  rates = [float(x) for x in re.findall(r"global_step/sec: ([0-9.]+)", result.stderr)]
+  return [r * BATCH for r in rates], time.time() - t
+
+
+def ours(records, config, out, steps, extra):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1", CUDA_VISIBLE_DEVICES="")
+  t = time.time()
+  result = subprocess.run(
+      [sys.executable, "run_pretraining.py", f"--input_file={records}", f"--output_dir={out}",
+       f"--bert_config_file={config}", "--do_train", f"--train_batch_size={BATCH}",
+       "--max_seq_length=128", "--max_predictions_per_seq=20", f"--num_train_steps={steps}",
+       "--num_warmup_steps=10", "--learning_rate=1e-4", f"--save_checkpoints_steps={steps}",
+       "--log_every_steps=50", "--noprogress_bar"] + extra,
+      capture_output=True, text=True, env=env, cwd=ROOT)
+  if result.returncode:
+    sys.exit("our run_pretraining failed:\n" + result.stderr[-3000:])
+  return [float(x) for x in re.findall(r"([0-9.]+) examples/s", result.stderr)], time.time() - t
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument("--steps", type=int, default=300)
+  parser.add_argument("--variants", default="fp32,xla,bf16",
+                      help="ours: fp32 (plain), xla (--jit_compile), bf16 (--mixed_precision bf16)")
+  args = parser.parse_args()
+  if not os.path.exists(TF1_PYTHON):
+    sys.exit("no .venv-tf1: run `bash scripts/setup_tf1_env.sh` first")
+  flags = {"fp32": [], "xla": ["--jit_compile"], "bf16": ["--mixed_precision=bf16"],
+           "bf16_xla": ["--mixed_precision=bf16", "--jit_compile"]}
+  with tempfile.TemporaryDirectory() as tmp:
+    records, config = make_records(tmp)
+    rows = []
+    rates, seconds = google(records, config, os.path.join(tmp, "google"), args.steps)
+    steady = statistics.median(rates[1:] or rates)
+    rows.append(("Google TF1 1.15.5 (Estimator)", steady, seconds))
+    for variant in args.variants.split(","):
+      rates, seconds = ours(records, config, os.path.join(tmp, variant), args.steps, flags[variant])
+      rows.append((f"ours TF2 {variant}", statistics.median(rates[1:] or rates), seconds))
+  base = rows[0][1]
+  print(f"BERT hidden 256, 4 layers, 4 heads, intermediate 1024, vocab 21128, seq 128, "
+        f"batch {BATCH}, {args.steps} steps, {os.cpu_count()} cores")
+  print(f"{'':34s}{'examples/s':>12s}{'vs Google':>11s}{'wall s':>9s}")
+  for name, rate, seconds in rows:
+    print(f"{name:34s}{rate:12.1f}{rate / base:10.2f}x{seconds:9.1f}")
+
+
+if __name__ == "__main__":
+  main()
