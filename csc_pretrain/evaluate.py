@@ -15,7 +15,7 @@ import time
 
 from absl import app, flags
 
-from csc_pretrain.correct.__main__ import define_common_flags, thresholds_from_flags
+from csc_pretrain.correct.cli import define_common_flags, thresholds_from_flags
 from csc_pretrain.io_utils import run_cli
 
 FLAGS = flags.FLAGS

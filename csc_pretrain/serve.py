@@ -110,7 +110,7 @@ def make_server(corrector, host="127.0.0.1", port=5000, max_chars=512, max_batch
 
 
 def define_flags():
-  from csc_pretrain.correct.__main__ import define_common_flags
+  from csc_pretrain.correct.cli import define_common_flags
   define_common_flags()
   flags.DEFINE_string("host", "127.0.0.1", "Address to listen on.")
   flags.DEFINE_integer("port", 5000, "Port to listen on.")
@@ -123,7 +123,7 @@ def main(argv):
   del argv
 
   def run():
-    from csc_pretrain.correct.__main__ import make_corrector
+    from csc_pretrain.correct.cli import make_corrector
     corrector = make_corrector()
     corrector.correct(["预热"])  # trace the model before the first request
     server = make_server(corrector, FLAGS.host, FLAGS.port, FLAGS.max_chars, FLAGS.max_batch)

@@ -6,7 +6,7 @@ import os
 import time
 
 from csc_pretrain.char_meta import decompose, formats, phonetic, similarity
-from csc_pretrain.io_utils import InputError, atomic_write, check_can_write
+from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, read_lines
 
 OUTPUT_FILES = ("char_meta.txt", "char_meta_extra.tsv", "confusion_sets.tsv",
                 "confusion_phonetic.tsv", "confusion_visual.tsv", "confusion_scores.tsv",
@@ -20,7 +20,6 @@ def default_charset():
 
 def read_charset(path):
   """The CJK characters of a text file, in order of first appearance."""
-  from csc_pretrain.io_utils import read_lines
   seen = {}
   for _, line in read_lines(path):
     for c in line:

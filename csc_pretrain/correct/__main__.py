@@ -13,48 +13,18 @@ import sys
 
 from absl import app, flags
 
+from csc_pretrain.correct import cli
 from csc_pretrain.io_utils import InputError, atomic_write, read_lines, run_cli
 
 FLAGS = flags.FLAGS
 
 
-def define_common_flags():
-  flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, model.ckpt-N or directory.")
-  flags.DEFINE_string("bert_config_file", None, "Default: bert_config.json next to the checkpoint.")
-  flags.DEFINE_string("vocab_file", None, "Default: vocab.txt next to the checkpoint.")
-  flags.DEFINE_string("confusion_dir", None, "char_meta output: only its candidates may replace a "
-                      "character (recommended).")
-  flags.DEFINE_string("thresholds", None, "JSON from `tune` (min_prob, margin, top_k).")
-  flags.DEFINE_float("min_prob", None, "Override: a candidate's least probability.")
-  flags.DEFINE_float("margin", None, "Override: how much it must beat the original's probability.")
-  flags.DEFINE_integer("top_k", None, "Override: candidates read per position.")
-  flags.DEFINE_integer("max_seq_length", 128, "Longer texts are corrected in windows.")
-  flags.DEFINE_integer("batch_size", 32, "Sentences per model call.")
-  flags.mark_flag_as_required("checkpoint")
-
-
 def define_flags():
-  define_common_flags()
+  cli.define_common_flags()
   flags.DEFINE_string("input_file", None, "Batch mode: one sentence a line.")
   flags.DEFINE_string("output_file", None, "Batch mode: JSON lines out (default stdout).")
   flags.DEFINE_string("dev_file", None, "tune: wrong<TAB>correct pairs.")
   flags.DEFINE_string("output", None, "tune: where to write the thresholds JSON.")
-
-
-def thresholds_from_flags():
-  from csc_pretrain.correct.corrector import Thresholds
-  th = Thresholds.from_file(FLAGS.thresholds) if FLAGS.thresholds else Thresholds()
-  for name in ("min_prob", "margin", "top_k"):
-    if FLAGS[name].value is not None:
-      setattr(th, name, FLAGS[name].value)
-  return th
-
-
-def make_corrector():
-  from csc_pretrain.correct.corrector import Corrector
-  return Corrector(FLAGS.checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
-                   FLAGS.confusion_dir, thresholds_from_flags(), FLAGS.max_seq_length,
-                   FLAGS.batch_size)
 
 
 def main(argv):
@@ -65,7 +35,7 @@ def main(argv):
       if not FLAGS.dev_file or not FLAGS.output:
         raise InputError("tune", 0, "needs --dev_file and --output")
       triples = data.read_pairs(FLAGS.dev_file)
-      best, m = tune.tune(make_corrector(), triples)
+      best, m = tune.tune(cli.make_corrector(), triples)
       with atomic_write(FLAGS.output) as f:
         json.dump(dataclasses.asdict(best), f, indent=2)
       print(f"best on {len(triples)} dev pairs: {dataclasses.asdict(best)} -> strict correction "
@@ -77,7 +47,7 @@ def main(argv):
       texts = args
     else:
       raise InputError("correct", 0, "give sentences as arguments or --input_file")
-    results = make_corrector().correct(texts)
+    results = cli.make_corrector().correct(texts)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results)
     if FLAGS.output_file:
       with atomic_write(FLAGS.output_file) as f:

@@ -3,7 +3,6 @@
 import tensorflow as tf
 
 from csc_pretrain.create_tf_record import tfrecord
-from csc_pretrain.create_tf_record.build import expand_inputs
 from csc_pretrain.io_utils import InputError
 
 SHUFFLE_SEED = 12345
@@ -72,6 +71,3 @@ def make_dataset(paths, spec, batch_size, accumulation_steps=1, training=True, s
     ds = ds.skip(skip_batches)
   return ds.prefetch(tf.data.AUTOTUNE)
 
-
-def input_paths(spec):
-  return expand_inputs(spec)

@@ -17,6 +17,7 @@ import time
 
 import tensorflow as tf
 
+from csc_pretrain.create_tf_record.build import expand_inputs
 from csc_pretrain.io_utils import InputError, atomic_write
 from csc_pretrain.run_pretraining import checkpoint, data, modeling, optimization
 
@@ -276,8 +277,8 @@ def _check_inputs(cfg, bert_config):
       raise InputError(flag, 0, "must be >= 1")
   if cfg.mixed_precision not in ("none", "bf16", "fp16"):
     raise InputError("--mixed_precision", 0, "must be none, bf16 or fp16")
-  train_paths = data.input_paths(cfg.input_file)
-  eval_paths = data.input_paths(cfg.eval_input_file) if cfg.eval_input_file else train_paths
+  train_paths = expand_inputs(cfg.input_file)
+  eval_paths = expand_inputs(cfg.eval_input_file) if cfg.eval_input_file else train_paths
   for paths in (train_paths, eval_paths):
     data.check_records(paths, cfg.max_seq_length, cfg.max_predictions_per_seq,
                        bert_config.vocab_size)
