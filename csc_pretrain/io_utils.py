@@ -7,6 +7,7 @@ Two promises the whole pipeline keeps:
 """
 
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -19,6 +20,17 @@ class InputError(Exception):
     self.path, self.line, self.message = str(path), line, message
     where = f"{self.path}:{line}" if line else self.path
     super().__init__(f"{where}: {message}")
+
+
+def read_json(path):
+  """A JSON file's value; InputError naming the file (and line) if missing or malformed."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise InputError(path, 0, "no such file") from None
+  except json.JSONDecodeError as e:
+    raise InputError(path, e.lineno, f"not JSON: {e.msg}") from None
 
 
 def read_lines(path):

@@ -14,12 +14,11 @@ Both thresholds are what a small dev set tunes (``tune``).
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
 
-from csc_pretrain.io_utils import InputError
+from csc_pretrain.io_utils import InputError, read_json
 
 
 @dataclasses.dataclass
@@ -30,13 +29,7 @@ class Thresholds:
 
   @classmethod
   def from_file(cls, path):
-    try:
-      with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    except FileNotFoundError:
-      raise InputError(path, 0, "no such file") from None
-    except json.JSONDecodeError as e:
-      raise InputError(path, e.lineno, f"not JSON: {e.msg}") from None
+    raw = read_json(path)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = set(raw) - fields
     if unknown:

@@ -9,12 +9,11 @@ truncated-normal init with stddev initializer_range, tied MLM decoder).
 """
 
 import dataclasses
-import json
 import math
 
 import tensorflow as tf
 
-from csc_pretrain.io_utils import InputError
+from csc_pretrain.io_utils import InputError, read_json
 
 LAYER_NORM_EPSILON = 1e-12
 
@@ -35,13 +34,7 @@ class BertConfig:
 
   @classmethod
   def from_json_file(cls, path):
-    try:
-      with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    except FileNotFoundError:
-      raise InputError(path, 0, "no such file") from None
-    except json.JSONDecodeError as e:
-      raise InputError(path, e.lineno, f"not JSON: {e.msg}") from None
+    raw = read_json(path)
     fields = {f.name for f in dataclasses.fields(cls)}
     # Google's configs carry extra keys (directionality, pooler_*); they do not change the model.
     config = cls(**{k: v for k, v in raw.items() if k in fields}) if "vocab_size" in raw else None
