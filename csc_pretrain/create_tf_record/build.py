@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import pickle
 
-from csc_pretrain.char_meta.formats import read_confusion_sets
 from csc_pretrain.create_data import pairs as P
 from csc_pretrain.create_tf_record import instances as I
 from csc_pretrain.create_tf_record import tfrecord
@@ -51,7 +50,7 @@ def read_documents(input_files, wrong_files=None):
 
 # --- what masking needs to know about the vocab ---------------------------------------------
 
-def _readings(confusion_dir):
+def _readings(confusion_dir, keep=None):
   path = os.path.join(confusion_dir, "char_meta_extra.tsv")
   out = {}
   for number, line in read_lines(path):
@@ -60,8 +59,22 @@ def _readings(confusion_dir):
       if fields[:3] != ["char", "code", "readings"]:
         raise InputError(path, 1, "not a char_meta_extra.tsv header")
       continue
-    out[fields[0]] = set(fields[2].split())
+    if keep is None or fields[0] in keep:
+      out[fields[0]] = set(fields[2].split())
   return out
+
+
+def _confusion_sets(path, keep):
+  """read_confusion_sets, but streaming and only for the characters in ``keep``:
+  the whole table (20k+ characters, 50 candidates each) never sits in memory."""
+  for number, line in read_lines(path):
+    if not line:
+      continue
+    char, sep, cands = line.partition("\t")
+    if not sep or len(char) != 1:
+      raise InputError(path, number, "expected char<TAB>cand1 cand2 ...")
+    if char in keep:
+      yield char, cands.split(" ") if cands else []
 
 
 def load_mask_probability(path):
@@ -84,19 +97,15 @@ def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
   special = set(SPECIAL_TOKENS) | {t for t in vocab if t.startswith("[unused")}
   same, similar, visual = {}, {}, {}
   if confusion_dir:
-    readings = _readings(confusion_dir)
-    phon = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"))
-    vis = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"))
-    for char, cands in phon.items():
-      if char not in ids:
-        continue
-      mine = readings.get(char, set())
+    readings = _readings(confusion_dir, ids)
+    no_readings = set()
+    for char, cands in _confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"), ids):
+      mine = readings.get(char, no_readings)
       in_vocab = [c for c in cands if c in ids]
-      same[ids[char]] = [ids[c] for c in in_vocab if readings.get(c, set()) & mine]
-      similar[ids[char]] = [ids[c] for c in in_vocab if not readings.get(c, set()) & mine]
-    for char, cands in vis.items():
-      if char in ids:
-        visual[ids[char]] = [ids[c] for c in cands if c in ids]
+      same[ids[char]] = [ids[c] for c in in_vocab if readings.get(c, no_readings) & mine]
+      similar[ids[char]] = [ids[c] for c in in_vocab if not readings.get(c, no_readings) & mine]
+    for char, cands in _confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"), ids):
+      visual[ids[char]] = [ids[c] for c in cands if c in ids]
   if mask_probability:
     default = sum(mask_probability.values()) / len(mask_probability)
     weights = [mask_probability.get(t, default) for t in vocab]
@@ -137,15 +146,12 @@ def _tokenize_group(docs, stats):
   for k, ids in zip(differ, tokenizer.encode([flat[k][1] for k in differ])):
     wrong_enc[k] = ids
   unk = tokenizer.vocab["[UNK]"]
-  # Without whole-word masking each token is its own unit, except WordPiece
-  # continuations, which go with their word as in Google's script.
-  new_word = [not t.startswith("##") for t in tokenizer.inv_vocab]
-  sentences = []
+  sentences, misaligned, unk_tokens, input_tokens = [], 0, 0, 0
   for (text, _), correct, wrong in zip(flat, correct_enc, wrong_enc):
     if jieba:
       correct, starts = correct
     if len(correct) != len(wrong):
-      stats["misaligned_sentences"] += 1  # e.g. an error that changed a WordPiece split
+      misaligned += 1  # e.g. an error that changed a WordPiece split
       wrong = correct
     if jieba:  # word index of each token from its character offset
       word_of_char, start = [0] * len(text), 0
@@ -153,12 +159,14 @@ def _tokenize_group(docs, stats):
         word_of_char[start:start + len(word)] = [w] * len(word)
         start += len(word)
       words = [word_of_char[s] if s < len(text) else 0 for s in starts]
-    else:  # the first token starts word 0 even as a continuation
-      words = list(itertools.accumulate(map(new_word.__getitem__, correct[1:]), initial=0))
-    stats["sentences"] += 1
-    stats["unk_tokens"] += correct.count(unk)
-    stats["input_tokens"] += len(correct)
+    else:  # words only group whole-word masking
+      words = []
+    unk_tokens += correct.count(unk)
+    input_tokens += len(correct)
     sentences.append(I.Sentence(correct, list(wrong), words) if correct else None)
+  stats.update(sentences=len(flat), unk_tokens=unk_tokens, input_tokens=input_tokens)
+  if misaligned:
+    stats["misaligned_sentences"] += misaligned
   out, k = [], 0
   for d in docs:  # regroup into documents, dropping sentences with no tokens
     out.append([s for s in sentences[k:k + len(d)] if s is not None])
@@ -173,20 +181,22 @@ def process_group(index_and_docs):
   tokenized = _tokenize_group(docs, stats)
   rng = I.seeded_rng(s["seed"], "group", index)
   config, keep = s["config"], s["keep_examples"]
-  # create_instances, but each instance is encoded as soon as it is made and only
-  # its record is kept, then shuffled as create_instances shuffles its instances.
-  records, instances = [], []
+  # create_instances, but each batch of instances is encoded as soon as it is
+  # masked, then the records are shuffled as create_instances shuffles instances.
   if "tables" not in s:
     s["tables"] = I.MaskTables(config, s["vocabulary"])
-  for inst in I.iter_instances(tokenized, config, s["vocabulary"], rng, s["dupe_factor"], stats,
-                               s["tables"]):
-    records.append(tfrecord.frame(tfrecord.encode_instance(
-        inst, config.max_seq_length, config.max_predictions_per_seq)))
+  records, instances = [], []
+  for batch in I.masked_batches(tokenized, config, s["vocabulary"], rng, s["dupe_factor"], stats,
+                                s["tables"]):
+    records += tfrecord.encode_batch(batch, config.max_seq_length, config.max_predictions_per_seq)
     if keep:
-      instances.append(inst)
+      instances += [batch.instance(k) for k in range(len(batch))]
   order = list(range(len(records)))
   rng.shuffle(order)  # the same permutation as shuffling the list itself
-  return [records[k] for k in order], stats, [instances[k] for k in order[:keep]]
+  records = [records[k] for k in order]
+  if s.get("shards", 0) == 1:  # one blob pickles and writes faster than many records
+    records = b"".join(records)
+  return records, stats, [instances[k] for k in order[:keep]]
 
 
 def _grouped(documents, size):
@@ -232,7 +242,7 @@ def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_proba
     logging.warning("no --confusion_dir: pinyin and look-alike replacements fall back to random")
   state = dict(vocab_file=vocab_file, do_lower_case=do_lower_case, config=config,
                vocabulary=vocabulary, seed=random_seed, dupe_factor=dupe_factor,
-               keep_examples=keep_examples)
+               keep_examples=keep_examples, shards=len(outputs))
   workers = num_workers or os.cpu_count() or 1
 
   stats = collections.Counter()
@@ -247,15 +257,19 @@ def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_proba
     if workers > 1:
       pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
           workers, initializer=_init_worker, initargs=(state,)))
-      results = _ordered_map(pool, process_group, groups, window=2 * workers)
+      results = _ordered_map(pool, process_group, groups, window=workers + 1)
     else:
       _init_worker(state)
       results = map(process_group, groups)
     written = 0
     for records, group_stats, kept in results:
-      for record in records:
-        writers[written % len(writers)].write(record)
-        written += 1
+      if len(writers) == 1:  # the group's records in one piece
+        writers[0].write(records)
+        written += group_stats["instances"]
+      else:
+        for record in records:
+          writers[written % len(writers)].write(record)
+          written += 1
       stats.update(group_stats)
       examples.extend(kept[:keep_examples - len(examples)])
       if bar is not None:

@@ -6,7 +6,6 @@ float32), and a TFRecord is ``len, crc(len), data, crc(data)`` with masked
 CRC32C. The tests parse what we write with TensorFlow's own parser.
 """
 
-import operator
 import struct
 
 import google_crc32c
@@ -37,7 +36,10 @@ def _varint(n):
 
 
 # Varints of small non-negative ints, looked up instead of computed (vocab ids).
-_VARINT_CACHE = [_varint(i) for i in range(1 << 16)]
+_VARINT_CACHE = ([bytes((i,)) for i in range(1 << 7)]
+                 + [bytes((i & 0x7F | 0x80, i >> 7)) for i in range(1 << 7, 1 << 14)]
+                 + [bytes((i & 0x7F | 0x80, i >> 7 & 0x7F | 0x80, i >> 14))
+                    for i in range(1 << 14, 1 << 16)])
 
 
 def _varint_fast(n):
@@ -87,68 +89,75 @@ def instance_features(instance, max_seq_length, max_predictions_per_seq):
   }
 
 
-# Fixed parts of an encoded instance, for encode_instance: each feature's map key.
+# The fixed parts of an encoded instance, for encode_batch.
 _KEYS = {name: _length_delimited(1, name.encode()) for name, _, _ in SCHEMA}
-_FLOAT_ONE, _FLOAT_ZERO = np.asarray([1.0, 0.0], dtype="<f4").tobytes()[:4], bytes(4)
-
-
-_VARINTS = dict(enumerate(_VARINT_CACHE))  # a dict: a negative id is a KeyError, not [-1]
-
-
-def _packed_varints(values):
-  if len(values) > 1:
-    try:
-      return b"".join(operator.itemgetter(*values)(_VARINTS))
-    except (KeyError, TypeError):  # not an int in 0..65535
-      pass
-  return b"".join(_varint_fast(v) if v >= 0 else _varint(v & (2**64 - 1)) for v in values)
-
-
-def _packed_small(values):
-  """_packed_varints for values mostly in 0..127, which are their own varint."""
-  try:
-    packed = bytes(values)
-    if packed.isascii():
-      return packed
-  except (ValueError, TypeError):
-    pass
-  return _packed_varints(values)
-
-
+_FLOAT_ONE, _FLOAT_ZERO = struct.pack("<f", 1.0), struct.pack("<f", 0.0)
 _PREFIXES = {}
 
 
-def _entry(name, kind, packed):
-  """One Features.feature map entry around an already packed list (kind 2 float, 3 int64)."""
-  prefix = _PREFIXES.get((name, len(packed)))
-  if prefix is None:  # all but the packed bytes depend only on their length
-    inner = b"\x0a" + _varint_fast(len(packed))
-    value = bytes([(kind << 3) | 2]) + _varint_fast(len(inner) + len(packed)) + inner
-    entry = _KEYS[name] + b"\x12" + _varint_fast(len(value) + len(packed)) + value
-    prefix = _PREFIXES[(name, len(packed))] = (
-        b"\x0a" + _varint_fast(len(entry) + len(packed)) + entry)
-  return prefix + packed
+def _prefix(name, kind, size):
+  """All of a Features.feature map entry (kind 2 float, 3 int64) before its packed
+  list of ``size`` bytes: it depends only on that size."""
+  prefix = _PREFIXES.get((name, size))
+  if prefix is None:
+    inner = b"\x0a" + _varint_fast(size)
+    value = bytes([(kind << 3) | 2]) + _varint_fast(len(inner) + size) + inner
+    entry = _KEYS[name] + b"\x12" + _varint_fast(len(value) + size) + value
+    prefix = _PREFIXES[(name, size)] = b"\x0a" + _varint_fast(len(entry) + size) + entry
+  return prefix
 
 
-def encode_instance(instance, max_seq_length, max_predictions_per_seq):
-  """``encode_example(instance_features(...))``, byte for byte, several times faster:
-  padding and the 0/1 features are repeated bytes, ids are looked up varints."""
-  n = len(instance.input_ids)
-  if n > max_seq_length:
-    raise ValueError(f"instance of {n} tokens > max_seq_length {max_seq_length}")
-  pad = b"\x00" * (max_seq_length - n)  # varint 0
-  m = len(instance.masked_lm_positions)
-  pad_m = max_predictions_per_seq - m
-  entries = b"".join((
-      _entry("input_ids", 3, _packed_varints(instance.input_ids) + pad),
-      _entry("input_mask", 3, b"\x01" * n + pad),
-      _entry("segment_ids", 3, _packed_small(instance.segment_ids) + pad),
-      _entry("masked_lm_positions", 3, _packed_small(instance.masked_lm_positions)
-             + b"\x00" * pad_m),
-      _entry("masked_lm_ids", 3, _packed_varints(instance.masked_lm_ids) + b"\x00" * pad_m),
-      _entry("masked_lm_weights", 2, _FLOAT_ONE * m + _FLOAT_ZERO * pad_m),
-      _entry("next_sentence_labels", 3, b"\x01" if instance.is_random_next else b"\x00")))
-  return b"\x0a" + _varint_fast(len(entries)) + entries
+def _varint_rows(values):
+  """Each row of a 2-D array of ints in 0..2**21 as packed varints: (all rows'
+  bytes end to end, where each row ends)."""
+  v = values.astype(np.int64, copy=False)
+  rows, width = v.shape
+  if v.max(initial=0) < 1 << 7:  # one byte each, the value itself
+    return v.astype(np.uint8).tobytes(), range(width, rows * width + 1, width)
+  size = 1 + (v >= 1 << 7) + (v >= 1 << 14)
+  out = np.empty(v.shape + (3,), np.uint8)
+  out[..., 0] = (v & 0x7F) | (size > 1) * 0x80  # continuation bit
+  out[..., 1] = (v >> 7 & 0x7F) | (size > 2) * 0x80
+  out[..., 2] = v >> 14
+  blob = out[np.arange(3) < size[..., None]].tobytes()
+  return blob, np.cumsum(size.sum(axis=1)).tolist()
+
+
+def encode_batch(batch, max_seq_length, max_predictions_per_seq):
+  """The TFRecords of a MaskedBatch's instances: ``frame(encode_example(
+  instance_features(...)))`` of each, byte for byte, but the varints of all rows
+  come from a few array operations and the rest is mostly cached bytes."""
+  n, width, p = len(batch.lengths), max_seq_length, max_predictions_per_seq
+  if not n:
+    return []
+  if batch.lengths.max() > width:
+    raise ValueError(f"instance of {batch.lengths.max()} tokens > max_seq_length {width}")
+  arrays = (batch.input_ids, batch.segment_ids, batch.positions, batch.label_ids)
+  if min(a.min() for a in arrays) < 0 or max(a.max() for a in arrays) >= 1 << 21:
+    return [frame(encode_example(instance_features(batch.instance(k), width, p)))
+            for k in range(n)]
+  (ids, ids_end), (seg, seg_end), (pos, pos_end), (lab, lab_end) = map(_varint_rows, arrays)
+  masks = {}
+  weights = [_prefix("masked_lm_weights", 2, 4 * p) + _FLOAT_ONE * m + _FLOAT_ZERO * (p - m)
+             for m in range(p + 1)]
+  nsp = [_prefix("next_sentence_labels", 3, 1) + bytes((x,)) for x in (0, 1)]
+  out = []
+  i0 = s0 = p0 = l0 = 0
+  for length, m, random_next, i1, s1, p1, l1 in zip(
+      batch.lengths.tolist(), batch.n_masked.tolist(), batch.is_random_next.tolist(),
+      ids_end, seg_end, pos_end, lab_end):
+    mask = masks.get(length)
+    if mask is None:
+      mask = masks[length] = (_prefix("input_mask", 3, width)
+                              + b"\x01" * length + b"\x00" * (width - length))
+    entries = b"".join((
+        _prefix("input_ids", 3, i1 - i0), ids[i0:i1], mask,
+        _prefix("segment_ids", 3, s1 - s0), seg[s0:s1],
+        _prefix("masked_lm_positions", 3, p1 - p0), pos[p0:p1],
+        _prefix("masked_lm_ids", 3, l1 - l0), lab[l0:l1], weights[m], nsp[random_next]))
+    out.append(frame(b"\x0a" + _varint_fast(len(entries)) + entries))
+    i0, s0, p0, l0 = i1, s1, p1, l1
+  return out
 
 
 def _masked_crc(data):
@@ -156,11 +165,18 @@ def _masked_crc(data):
   return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
+_HEADERS = {}  # record length -> length and its masked CRC; records have few lengths
+
+
 def frame(record):
   """One TFRecord: length, its masked CRC, the data, the data's masked CRC."""
-  length = struct.pack("<Q", len(record))
-  return (length + struct.pack("<I", _masked_crc(length)) + record +
-          struct.pack("<I", _masked_crc(record)))
+  header = _HEADERS.get(len(record))
+  if header is None:
+    length = struct.pack("<Q", len(record))
+    header = length + struct.pack("<I", _masked_crc(length))
+    if len(_HEADERS) < 65536:
+      _HEADERS[len(record)] = header
+  return b"".join((header, record, struct.pack("<I", _masked_crc(record))))
 
 
 def read_records(path):

@@ -64,13 +64,14 @@ class FullTokenizer:
     characters are word boundaries, so the tokens are the same.
     """
     alone = self._alone
-    new = set().union(*texts).difference(alone)
-    if new:
-      self._learn_alone(new)
+    try:
+      table = [list(map(alone.__getitem__, text)) for text in texts]
+    except KeyError:  # characters not seen before
+      self._learn_alone(set().union(*texts).difference(alone))
+      table = [list(map(alone.__getitem__, text)) for text in texts]
     out = [None] * len(texts)
     mixed = []  # (text index, its ids, [(run, start, end)])
-    for t, text in enumerate(texts):
-      ids = [alone[c] for c in text]
+    for t, (text, ids) in enumerate(zip(texts, table)):
       if -1 not in ids:
         out[t] = (ids, list(range(len(ids)))) if offsets else ids
         continue
