@@ -165,8 +165,10 @@ def read_external_confusions(path):
   return out
 
 
-def read_confusion_sets(path):
-  """Reads one of our confusion set files back: ``{char: [candidates, best first]}``."""
+def read_confusion_sets(path, keep=None):
+  """Reads one of our confusion set files back: ``{char: [candidates, best first]}``,
+  only for the characters in ``keep`` when given (the whole 20k-row table need
+  not sit in memory)."""
   out = {}
   for number, line in read_lines(path):
     if not line:
@@ -174,5 +176,6 @@ def read_confusion_sets(path):
     char, sep, cands = line.partition("\t")
     if not sep or len(char) != 1:
       raise InputError(path, number, "expected char<TAB>cand1 cand2 ...")
-    out[char] = cands.split(" ") if cands else []
+    if keep is None or char in keep:
+      out[char] = cands.split(" ") if cands else []
   return out

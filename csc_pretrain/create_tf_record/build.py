@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 
+from csc_pretrain.char_meta.formats import read_confusion_sets
 from csc_pretrain.create_data import pairs as P
 from csc_pretrain.create_tf_record import instances as I
 from csc_pretrain.create_tf_record import tfrecord
@@ -64,19 +65,6 @@ def _readings(confusion_dir, keep=None):
   return out
 
 
-def _confusion_sets(path, keep):
-  """read_confusion_sets, but streaming and only for the characters in ``keep``:
-  the whole table (20k+ characters, 50 candidates each) never sits in memory."""
-  for number, line in read_lines(path):
-    if not line:
-      continue
-    char, sep, cands = line.partition("\t")
-    if not sep or len(char) != 1:
-      raise InputError(path, number, "expected char<TAB>cand1 cand2 ...")
-    if char in keep:
-      yield char, cands.split(" ") if cands else []
-
-
 def load_mask_probability(path):
   try:
     with open(path, "rb") as f:
@@ -99,12 +87,14 @@ def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
   if confusion_dir:
     readings = _readings(confusion_dir, ids)
     no_readings = set()
-    for char, cands in _confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"), ids):
+    phonetic = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"), ids)
+    for char, cands in phonetic.items():
       mine = readings.get(char, no_readings)
       in_vocab = [c for c in cands if c in ids]
       same[ids[char]] = [ids[c] for c in in_vocab if readings.get(c, no_readings) & mine]
       similar[ids[char]] = [ids[c] for c in in_vocab if not readings.get(c, no_readings) & mine]
-    for char, cands in _confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"), ids):
+    visual_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"), ids)
+    for char, cands in visual_sets.items():
       visual[ids[char]] = [ids[c] for c in cands if c in ids]
   if mask_probability:
     default = sum(mask_probability.values()) / len(mask_probability)
