@@ -7,6 +7,8 @@ Two promises the whole pipeline keeps:
 """
 
 import contextlib
+import importlib.abc
+import importlib.util
 import json
 import os
 import sys
@@ -95,8 +97,74 @@ def check_can_write(paths, overwrite):
       raise InputError(path, 0, "exists; refusing to overwrite (pass --overwrite)")
 
 
+def check_range(flag, value, low=None, high=None, low_open=False, high_open=False):
+  """Refuses a flag value outside [low, high] (an open end excludes the bound).
+
+  The error names the flag, e.g. ``--masked_lm_prob: must be in (0, 1], got 1.5``.
+  """
+  if value is None:
+    return
+  too_low = low is not None and (value <= low if low_open else value < low)
+  too_high = high is not None and (value >= high if high_open else value > high)
+  if not (too_low or too_high):
+    return
+  if high is None:
+    wanted = f"> {low}" if low_open else f">= {low}"
+  elif low is None:
+    wanted = f"< {high}" if high_open else f"<= {high}"
+  else:
+    wanted = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+  raise InputError(flag if flag.startswith("-") else "--" + flag, 0, f"must be {wanted}, got {value}")
+
+
+def quiet_tensorflow():
+  """Hides TensorFlow's C++ start-up log unless the user set TF_CPP_MIN_LOG_LEVEL.
+
+  On every CPU machine it prints a screenful of notices, among them "failed call
+  to cuInit", which reads like a failure. Level 3 hides most of it; the CUDA stub
+  notices printed while TensorFlow loads ignore that level (tensorflow#100442),
+  so the first ``import tensorflow`` also runs with the stderr descriptor closed
+  off. Python errors still show. TF_CPP_MIN_LOG_LEVEL=0 shows it all again.
+  """
+  if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    return
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+  if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport)
+                                                 for f in sys.meta_path):
+    sys.meta_path.insert(0, _QuietImport())
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+  """Runs the first import of the tensorflow package with file descriptor 2 on /dev/null."""
+
+  def find_spec(self, name, path, target=None):
+    if name != "tensorflow":
+      return None
+    sys.meta_path.remove(self)  # once, and never for our own lookup below
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+      return spec
+    exec_module = spec.loader.exec_module
+
+    def quiet_exec_module(module):
+      sys.stderr.flush()
+      saved = os.dup(2)
+      devnull = os.open(os.devnull, os.O_WRONLY)
+      try:
+        os.dup2(devnull, 2)
+        exec_module(module)
+      finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+    spec.loader.exec_module = quiet_exec_module
+    return spec
+
+
 def run_cli(main):
   """Runs ``main()`` and turns an InputError into one line on stderr, exit 2."""
+  quiet_tensorflow()
   try:
     return main()
   except InputError as e:

@@ -5,10 +5,10 @@
 #              CHARSET (a text file whose characters to cover; default all of U+4E00..U+9FFF).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup_env.sh
+. scripts/setup_env.sh
 CHAR_META_DIR="${CHAR_META_DIR:-char_meta}"
 args=(--output_dir "$CHAR_META_DIR" --top_k "${TOP_K:-50}" --overwrite)
 if [ -n "${CHARSET:-}" ]; then args+=(--charset "$CHARSET"); fi
-.venv/bin/python -m csc_pretrain.char_meta "${args[@]}" "$@"
+"$PY" -m csc_pretrain.char_meta "${args[@]}" "$@"
 echo "wrote:"
 ls -l "$CHAR_META_DIR"/char_meta.txt "$CHAR_META_DIR"/confusion_*.tsv

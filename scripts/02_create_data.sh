@@ -6,11 +6,11 @@
 #              MODE (corpus|phonetic|visual|both, default both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup_env.sh
+. scripts/setup_env.sh
 CORRECT_FILE="${CORRECT_FILE:-create_data/sample/correct.txt}"
 WRONG_FILE="${WRONG_FILE:-create_data/sample/wrong.txt}"
 DATA_DIR="${DATA_DIR:-create_data}"
-.venv/bin/python -m csc_pretrain.create_data \
+"$PY" -m csc_pretrain.create_data \
   --correct_file "$CORRECT_FILE" --wrong_file "$WRONG_FILE" \
   --confusion_dir "${CHAR_META_DIR:-char_meta}" --mode "${MODE:-both}" \
   --output_dir "$DATA_DIR" --overwrite "$@"

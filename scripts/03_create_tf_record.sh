@@ -7,24 +7,24 @@
 #   MAX_SEQ_LENGTH (128), MAX_PREDICTIONS (20), DUPE_FACTOR (10).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup_env.sh
+. scripts/setup_env.sh
 DATA_DIR="${DATA_DIR:-create_data}"
 CHAR_META_DIR="${CHAR_META_DIR:-char_meta}"
 if [ -z "${VOCAB_FILE:-}" ]; then
   VOCAB_FILE="$DATA_DIR/vocab.txt"
-  .venv/bin/python -m csc_pretrain.create_tf_record.build_vocab \
+  "$PY" -m csc_pretrain.create_tf_record.build_vocab \
     --input_file "$DATA_DIR/correct.txt" --char_meta_dir "$CHAR_META_DIR" \
     --max_size "${VOCAB_SIZE:-8000}" --output "$VOCAB_FILE" --overwrite
 fi
-.venv/bin/python create_tf_record.py \
+"$PY" create_tf_record.py \
   --input_file "$DATA_DIR/correct.txt" --wrong_input_file "$DATA_DIR/wrong.txt" \
   --output_file "$DATA_DIR/tf_examples.tfrecord" --vocab_file "$VOCAB_FILE" \
   --mask_probability_file "$DATA_DIR/mask_probability.sav" --confusion_dir "$CHAR_META_DIR" \
   --max_seq_length "${MAX_SEQ_LENGTH:-128}" --max_predictions_per_seq "${MAX_PREDICTIONS:-20}" \
   --dupe_factor "${DUPE_FACTOR:-10}" --overwrite "$@"
-.venv/bin/python -m csc_pretrain.create_tf_record.inspect \
+"$PY" -m csc_pretrain.create_tf_record.inspect \
   --input_file "$DATA_DIR/tf_examples.tfrecord" --vocab_file "$VOCAB_FILE" \
   --max_seq_length "${MAX_SEQ_LENGTH:-128}" --max_predictions_per_seq "${MAX_PREDICTIONS:-20}" \
-  --show 2 2> >(grep -v -E "^(WARNING|I0000|E0000|W0000)|oneDNN|cpu_feature|rebuild TensorFlow" >&2)
+  --show 2
 echo "wrote:"
 ls -l "$DATA_DIR/tf_examples.tfrecord" "$DATA_DIR/tf_examples.tfrecord.stats.json"

@@ -6,13 +6,12 @@
 # Rerunning the same command resumes from the last checkpoint in OUTPUT_DIR.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup_env.sh
+. scripts/setup_env.sh
 args=(--config "${CONFIG:-configs/pretrain_tiny.yaml}")
 if [ -n "${OUTPUT_DIR:-}" ]; then args+=(--output_dir "$OUTPUT_DIR"); fi
 if [ -n "${NUM_TRAIN_STEPS:-}" ]; then args+=(--num_train_steps "$NUM_TRAIN_STEPS"); fi
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-.venv/bin/python run_pretraining.py "${args[@]}" "$@"
-out="${OUTPUT_DIR:-$(.venv/bin/python -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1]))['output_dir'])" "${CONFIG:-configs/pretrain_tiny.yaml}")}"
+"$PY" run_pretraining.py "${args[@]}" "$@"
+out="${OUTPUT_DIR:-$("$PY" -c "import yaml,sys; print(yaml.safe_load(open(sys.argv[1]))['output_dir'])" "${CONFIG:-configs/pretrain_tiny.yaml}")}"
 echo "wrote:"
 ls -l "$out"/checkpoint "$out"/eval_results.txt 2>/dev/null || true
 cat "$out"/eval_results.txt 2>/dev/null || true

@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# Creates .venv (if missing) and installs csc_pretrain with its dependencies.
-# Every other script sources this, so each works on a fresh machine.
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Creates the virtualenv (if missing) and installs csc_pretrain with its runtime
+# dependencies; every other script sources this, so each works on a fresh machine.
+#   Environment: VENV (default .venv), PYTHON (the interpreter to build it from).
+#   Sets PY: the venv's python, for the calling script.
+# Sourced (". scripts/setup_env.sh") from the repo root by the stage scripts.
+export VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-python3}"
-"$PYTHON" - <<'PY' || { echo "error: csc_pretrain needs Python >= 3.10 (set PYTHON=...)" >&2; exit 1; }
-import sys
-sys.exit(0 if sys.version_info >= (3, 10) else 1)
-PY
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "error: csc_pretrain needs Python >= 3.10 (set PYTHON=...)" >&2
+  exit 1
 fi
-# Reinstall only when the dependency list changed since the last install.
-stamp=.venv/.csc_pretrain_installed
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+# Reinstall only when the dependency list changed since the last install. pip's
+# own chatter goes to a log; on failure its tail is shown.
+stamp="$VENV/.csc_pretrain_installed"
 if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
-  .venv/bin/python -m pip install -q --no-deps -e .
+  echo "installing csc_pretrain and its dependencies into $VENV (first run: a few minutes)" >&2
+  log="$VENV/install.log"
+  if ! { "$PY" -m pip install --upgrade pip &&
+         "$PY" -m pip install -r requirements.txt &&
+         "$PY" -m pip install --no-deps -e .; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "error: pip install failed; full log: $log" >&2
+    exit 1
+  fi
   cp requirements.txt "$stamp"
 fi
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"  # TensorFlow's C++ start-up log

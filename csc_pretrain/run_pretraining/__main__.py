@@ -9,7 +9,6 @@ Values on the command line override the YAML file, which overrides the defaults.
 
 import dataclasses
 import logging
-import os
 
 from absl import app, flags
 
@@ -101,7 +100,6 @@ def apply_yaml(path):
 def main(argv):
   del argv
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
   def run():
     if FLAGS.config:
