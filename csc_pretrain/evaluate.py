@@ -3,29 +3,63 @@ r"""Evaluate spelling correction with a checkpoint; optionally before/after side
   python -m csc_pretrain.evaluate --checkpoint out/pretrain_tiny/stripped \
       --test_file create_data/sample/heldout.tsv --confusion_dir char_meta
   python -m csc_pretrain.evaluate --checkpoint NEW --baseline_checkpoint START --test_file ...
-  python -m csc_pretrain.evaluate --checkpoint ... --test_file input.txt --sighan_truth_file truth.txt
+  python -m csc_pretrain.evaluate --checkpoint ... --test_file input.txt --sighan_truth_file \
+      truth.txt --result_file result.txt
+  python -m csc_pretrain.evaluate --checkpoint ... --test_file a.tsv,b.json --clean_file clean.txt
 
-Prints sentence-level detection/correction P/R/F1 under the strict convention
-and the official SIGHAN tool's, character-level P/R/F1, accuracy and
-sentences/s. The last line printed is one JSON object with every figure.
+Test files may be in any layout csc_pretrain.pair_formats reads (auto-detected,
+--format forces one). Prints sentence-level detection/correction P/R/F1 under
+the strict convention and the official SIGHAN tool's, character-level P/R/F1,
+accuracy and sentences/s; then one row per test file, recall per kind of gold
+error, over-correction on --clean_file and the skipped pairs. The last line
+printed is one JSON object with every figure.
+
+Bad pairs never sink a benchmark (see csc_pretrain.correct.metrics): pairs whose
+sides differ in length count at sentence level (as misses unless the output
+equals the target) and are skipped at character level; malformed or empty
+pairs, unknown ids and annotations that do not fit their sentence are skipped
+entirely. Every skip is counted by reason ("skipped" in the JSON). With
+--strict_input, any of them is an error naming file:line instead.
+
+The SIGHAN-tool figures equal sighan15csc.jar's report on --result_file (tests/
+test_evaluate.py runs the jar). With --t2s the result file holds simplified
+corrections: give the jar a truth file converted the same way.
 """
 
+import collections
+import dataclasses
 import json
+import os
 import time
 
 from absl import app, flags
 
+from csc_pretrain import pair_formats
 from csc_pretrain.correct.cli import define_common_flags, thresholds_from_flags
-from csc_pretrain.io_utils import run_cli
+from csc_pretrain.correct import metrics
+from csc_pretrain.io_utils import InputError, atomic_write, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
   define_common_flags()
-  flags.DEFINE_string("test_file", None, "wrong<TAB>correct or id<TAB>wrong<TAB>correct; with "
-                      "--sighan_truth_file, a SIGHAN input file ((pid=ID)<TAB>sentence).")
-  flags.DEFINE_string("sighan_truth_file", None, "SIGHAN truth file (ID, loc, char, ... / ID, 0).")
+  flags.DEFINE_string("test_file", None, "Test pairs, comma-separated for several (one report "
+                      "row each plus the total); any layout of --format. With "
+                      "--sighan_truth_file, SIGHAN input files ((pid=ID)<TAB>sentence).")
+  flags.DEFINE_string("sighan_truth_file", None, "SIGHAN truth file(s) (ID, loc, char, ... / "
+                      "ID, 0), comma-separated, one per --test_file.")
+  flags.DEFINE_enum("format", "auto", list(pair_formats.FORMATS), "Layout of --test_file and "
+                    "--clean_file (auto: detected per file).")
+  flags.DEFINE_bool("t2s", False, "Convert traditional to simplified Chinese, character by "
+                    "character (positions stay).")
+  flags.DEFINE_bool("strict_input", False, "Fail on the first bad pair (file:line) instead of "
+                    "skipping and counting it.")
+  flags.DEFINE_string("result_file", None, "Write the predictions in the official SIGHAN result "
+                      "format (ID, loc, char, ... / ID, 0; 1-based); ids are generated for "
+                      "layouts without them.")
+  flags.DEFINE_string("clean_file", None, "Correct sentences (comma-separated files, any "
+                      "layout: the correct side is used): measures over-correction.")
   flags.DEFINE_string("baseline_checkpoint", None, "Also evaluate this one (e.g. the checkpoint "
                       "pretraining started from) and print the deltas.")
   flags.DEFINE_string("baseline_bert_config_file", None, "Default: --bert_config_file's rule.")
@@ -33,19 +67,128 @@ def define_flags():
   flags.mark_flag_as_required("test_file")
 
 
-def run_one(checkpoint, bert_config_file, vocab_file, triples):
-  from csc_pretrain.correct import metrics
+# --- loading, scoring and writing: pure functions ------------------------------------------------
+
+# Problems that still allow sentence-level scoring.
+SENTENCE_LEVEL_OK = (pair_formats.UNEQUAL,)
+
+
+@dataclasses.dataclass
+class TestSet:
+  path: str
+  records: list   # usable records: fine, or unequal in length
+  skipped: collections.Counter  # reason -> count, including unequal (character level only)
+
+
+def load_test_set(path, truth_path=None, fmt="auto", t2s=False, strict=False):
+  """Reads one test file, applying the skip rule (or, with ``strict``, raising)."""
+  records, skipped = [], collections.Counter()
+  for rec in pair_formats.read(path, fmt, truth_path, t2s):
+    if strict:
+      pair_formats.check(rec)
+    if rec.problem:
+      skipped[rec.problem] += 1
+      if rec.problem not in SENTENCE_LEVEL_OK:
+        continue
+    records.append(rec)
+  if not records:
+    raise InputError(path, 0, "no usable pairs" + (f" (skipped: {dict(skipped)})" if skipped
+                                                   else ""))
+  return TestSet(path, records, skipped)
+
+
+def load_clean(path, fmt="auto", t2s=False, strict=False):
+  """Correct sentences from any layout (the correct side); reasons of skipped ones."""
+  sentences, skipped = [], collections.Counter()
+  for rec in pair_formats.read(path, fmt, None, t2s):
+    if strict:
+      pair_formats.check(rec, allow=SENTENCE_LEVEL_OK)
+    if rec.problem and rec.problem not in SENTENCE_LEVEL_OK:
+      skipped[rec.problem] += 1
+      continue
+    sentences.append(rec.correct)
+  if not sentences:
+    raise InputError(path, 0, "no sentences")
+  return sentences, skipped
+
+
+def score(test_sets, predictions, kind_of=None):
+  """Summary dict: total figures at the top, ``files`` with one entry per test set
+  when there are several, ``skipped`` counts by reason.
+
+  ``predictions`` is a list (one per test set) of corrected sentences.
+  """
+  per_file = []
+  everything = []
+  for test_set, predicted in zip(test_sets, predictions):
+    triples = [(r.wrong, r.correct, p) for r, p in zip(test_set.records, predicted)]
+    everything.extend(triples)
+    per_file.append(metrics.evaluate(triples, kind_of))
+  out = metrics.evaluate(everything, kind_of)
+  skipped = collections.Counter()
+  for test_set in test_sets:
+    skipped.update(test_set.skipped)
+  out["skipped"] = dict(sorted(skipped.items()))
+  if len(test_sets) > 1:
+    out["files"] = {t.path: dict(m, skipped=dict(t.skipped)) for t, m in zip(test_sets, per_file)}
+  return out
+
+
+def result_line(sid, wrong, predicted):
+  """One line of the official SIGHAN result format (1-based locations)."""
+  edits = [f"{i + 1}, {p}" for i, (w, p) in enumerate(zip(wrong, predicted)) if w != p]
+  return f"{sid}, {', '.join(edits) if edits else '0'}"
+
+
+def result_lines(test_sets, predictions):
+  """Result lines for every usable record. Ids must be unique for the scorer:
+  the file's own ids when they are; else prefixed with the file name (several
+  files numbered alike); else the file name and line (ids repeat within a file,
+  as with label columns)."""
+  keyed = [(os.path.basename(t.path), r) for t in test_sets for r in t.records]
+  if len({r.id for _, r in keyed}) == len(keyed):
+    ids = [r.id for _, r in keyed]
+  elif len({(name, r.id) for name, r in keyed}) == len(keyed):
+    ids = [f"{name}:{r.id}" for name, r in keyed]
+  else:
+    ids = [f"{name}:{r.line}" for name, r in keyed]
+  flat = [p for predicted in predictions for p in predicted]
+  return [result_line(sid, r.wrong, p) for sid, (_, r), p in zip(ids, keyed, flat)]
+
+
+# --- the CLI -------------------------------------------------------------------------------------
+
+def _split(value):
+  return [v for v in (value or "").split(",") if v]
+
+
+def _predict(corrector, texts):
+  """Corrected texts and the seconds it took."""
+  start = time.time()
+  out = [r["corrected"] for r in corrector.correct(texts)] if texts else []
+  return out, time.time() - start
+
+
+def run_one(checkpoint, bert_config_file, vocab_file, thresholds, test_sets, clean, kind_of):
   from csc_pretrain.correct.corrector import Corrector
   corrector = Corrector(checkpoint, bert_config_file, vocab_file, FLAGS.confusion_dir,
-                        thresholds_from_flags(), FLAGS.max_seq_length, FLAGS.batch_size)
-  corrector.correct([triples[0][1]])  # trace the model once, outside the timing
-  t = time.time()
-  results = corrector.correct([w for _, w, _ in triples])
-  seconds = time.time() - t
-  m = metrics.evaluate([(w, c, r["corrected"]) for (_, w, c), r in zip(triples, results)])
-  m["sentences_per_second"] = len(triples) / seconds if seconds else 0.0
+                        thresholds, FLAGS.max_seq_length, FLAGS.batch_size)
+  texts = [r.wrong for t in test_sets for r in t.records]
+  corrector.correct(texts[:1])  # trace the model once, outside the timing
+  flat, seconds = _predict(corrector, texts)
+  predictions, start = [], 0
+  for test_set in test_sets:
+    predictions.append(flat[start:start + len(test_set.records)])
+    start += len(test_set.records)
+  m = score(test_sets, predictions, kind_of)
+  m["sentences_per_second"] = len(texts) / seconds if seconds else 0.0
   m["checkpoint"] = corrector.prefix
-  return m
+  if clean is not None:
+    sentences, skipped = clean
+    cleaned, _ = _predict(corrector, sentences)
+    m["overcorrection"] = dict(metrics.overcorrection(sentences, cleaned),
+                               skipped=dict(sorted(skipped.items())))
+  return m, predictions
 
 
 FIGURES = [("strict_detection", "sentence detection, strict"),
@@ -56,7 +199,7 @@ FIGURES = [("strict_detection", "sentence detection, strict"),
            ("char_correction", "character correction")]
 
 
-def report(results, baseline=None):
+def report(results, baseline=None, look_alike_known=True):
   head = f"{'':36s}{'P':>8s}{'R':>8s}{'F1':>8s}"
   if baseline:
     head += f"   | baseline{'P':>5s}{'R':>8s}{'F1':>8s}   | delta F1"
@@ -75,31 +218,86 @@ def report(results, baseline=None):
   print(f"SIGHAN tool: accuracy {results['sighan_correction']['accuracy']:.3f}, false positive rate "
         f"{results['sighan_correction']['false_positive_rate']:.3f}; {results['sentences']} sentences, "
         f"{results['erroneous_sentences']} with errors")
+  if "files" in results:
+    print(f"\n{'per file (F1)':36s}{'n':>6s}{'strict det':>11s}{'strict cor':>11s}"
+          f"{'SIGHAN cor':>11s}{'char cor':>10s}")
+    rows = list(results["files"].items()) + [("total", results)]
+    for path, m in rows:
+      print(f"{os.path.basename(path):36s}{m['sentences']:6d}{m['strict_detection']['f1']:11.3f}"
+            f"{m['strict_correction']['f1']:11.3f}{m['sighan_correction']['f1']:11.3f}"
+            f"{m['char_correction']['f1']:10.3f}")
+  if results.get("per_kind"):
+    print(f"\n{'gold errors by kind':36s}{'n':>6s}{'det R':>8s}{'cor R':>8s}")
+    for kind in metrics.KINDS:
+      if kind not in results["per_kind"]:
+        continue
+      k = results["per_kind"][kind]
+      print(f"{kind:36s}{k['errors']:6d}{k['detection_recall']:8.3f}{k['correction_recall']:8.3f}")
+    if not look_alike_known:
+      print("(no --confusion_dir: look-alike errors are counted under 'other')")
+  if "overcorrection" in results:
+    o = results["overcorrection"]
+    print(f"\nover-correction on {o['sentences']} clean sentences: {o['changed_sentence_share']:.3%} "
+          f"changed, {o['changed_per_1000_characters']:.2f} changed characters per 1,000")
+  coverage = results["coverage"]
+  skipped = results["skipped"]
+  print(f"\ncoverage: sentence-level figures {coverage['sentence_level']} sentences, "
+        f"character-level {coverage['character_level']}")
+  print("skipped: " + (", ".join(f"{reason} {n}" for reason, n in skipped.items()) or "none") +
+        (f" ({pair_formats.UNEQUAL}: character level only)"
+         if pair_formats.UNEQUAL in skipped else ""))
 
 
 def main(argv):
   del argv
 
   def run():
-    from csc_pretrain.correct import data
-    triples = (data.read_sighan(FLAGS.test_file, FLAGS.sighan_truth_file) if FLAGS.sighan_truth_file
-               else data.read_pairs(FLAGS.test_file))
-    results = run_one(FLAGS.checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file, triples)
+    thresholds = thresholds_from_flags()  # bad flags fail before any file is read
+    test_files, truth_files = _split(FLAGS.test_file), _split(FLAGS.sighan_truth_file)
+    if truth_files and len(truth_files) != len(test_files):
+      raise InputError("--sighan_truth_file", 0, f"{len(truth_files)} truth files for "
+                       f"{len(test_files)} test files: give one per test file")
+    test_sets = [load_test_set(path, truth_files[i] if truth_files else None, FLAGS.format,
+                               FLAGS.t2s, FLAGS.strict_input)
+                 for i, path in enumerate(test_files)]
+    clean = None
+    if FLAGS.clean_file:
+      sentences, skipped = [], collections.Counter()
+      for path in _split(FLAGS.clean_file):
+        more, why = load_clean(path, FLAGS.format, FLAGS.t2s, FLAGS.strict_input)
+        sentences.extend(more)
+        skipped.update(why)
+      clean = (sentences, skipped)
+    visual = None
+    if FLAGS.confusion_dir:
+      from csc_pretrain.char_meta.formats import read_confusion_sets
+      visual = read_confusion_sets(os.path.join(FLAGS.confusion_dir, "confusion_visual.tsv"))
+    kind_of = metrics.ErrorKinds(visual)
+
+    results, predictions = run_one(FLAGS.checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
+                                   thresholds, test_sets, clean, kind_of)
+    if FLAGS.result_file:
+      with atomic_write(FLAGS.result_file) as f:
+        f.write("".join(line + "\n" for line in result_lines(test_sets, predictions)))
     baseline = None
     if FLAGS.baseline_checkpoint:
-      baseline = run_one(FLAGS.baseline_checkpoint,
-                         FLAGS.baseline_bert_config_file or FLAGS.bert_config_file,
-                         FLAGS.baseline_vocab_file or FLAGS.vocab_file, triples)
-    report(results, baseline)
-    summary = dict(results)
+      baseline, _ = run_one(FLAGS.baseline_checkpoint,
+                            FLAGS.baseline_bert_config_file or FLAGS.bert_config_file,
+                            FLAGS.baseline_vocab_file or FLAGS.vocab_file, thresholds,
+                            test_sets, clean, kind_of)
+    report(results, baseline, look_alike_known=visual is not None)
+    summary = dict(results, look_alike_kind=visual is not None)
     if baseline:
       summary = {"pretrained": results, "baseline": baseline,
-                 "delta_f1": {k: results[k]["f1"] - baseline[k]["f1"] for k, _ in FIGURES}}
+                 "delta_f1": {k: results[k]["f1"] - baseline[k]["f1"] for k, _ in FIGURES},
+                 "skipped": results["skipped"], "coverage": results["coverage"],
+                 "look_alike_kind": visual is not None}
     print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
 
   run_cli(run)
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

@@ -10,6 +10,7 @@ import contextlib
 import importlib.abc
 import importlib.util
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -104,6 +105,8 @@ def check_range(flag, value, low=None, high=None, low_open=False, high_open=Fals
   """
   if value is None:
     return
+  if value != value:  # NaN passes every comparison
+    raise InputError(flag if flag.startswith("-") else "--" + flag, 0, "must be a number, got nan")
   too_low = low is not None and (value <= low if low_open else value < low)
   too_high = high is not None and (value >= high if high_open else value > high)
   if not (too_low or too_high):
@@ -118,7 +121,7 @@ def check_range(flag, value, low=None, high=None, low_open=False, high_open=Fals
 
 
 def quiet_tensorflow():
-  """Hides TensorFlow's C++ start-up log unless the user set TF_CPP_MIN_LOG_LEVEL.
+  """Hides TensorFlow's C++ start-up log unless TF_CPP_MIN_LOG_LEVEL says otherwise.
 
   On every CPU machine it prints a screenful of notices, among them "failed call
   to cuInit", which reads like a failure. Level 3 hides most of it; the CUDA stub
@@ -126,9 +129,8 @@ def quiet_tensorflow():
   so the first ``import tensorflow`` also runs with the stderr descriptor closed
   off. Python errors still show. TF_CPP_MIN_LOG_LEVEL=0 shows it all again.
   """
-  if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+  if os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") != "3":
     return
-  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
   if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport)
                                                  for f in sys.meta_path):
     sys.meta_path.insert(0, _QuietImport())
@@ -162,9 +164,30 @@ class _QuietImport(importlib.abc.MetaPathFinder):
     return spec
 
 
+class _ShortFormatter(logging.Formatter):
+  """``12:03:45 message``: absl's default prefix (date, thread id, file:line) is
+  for log files, not for a person at a terminal. Warnings and errors say so."""
+
+  def __init__(self):
+    super().__init__("%(asctime)s %(message)s", "%H:%M:%S")
+
+  def format(self, record):
+    text = super().format(record)
+    if record.levelno >= logging.WARNING:
+      time_part, _, message = text.partition(" ")
+      text = f"{time_part} {record.levelname}: {message}"
+    return text
+
+
 def run_cli(main):
-  """Runs ``main()`` and turns an InputError into one line on stderr, exit 2."""
+  """Runs ``main()`` and turns an InputError into one line on stderr, exit 2.
+
+  Also sets what a person at a terminal should see: short log lines, and no
+  TensorFlow start-up noise (see quiet_tensorflow).
+  """
   quiet_tensorflow()
+  from absl import logging as absl_logging
+  absl_logging.get_absl_handler().setFormatter(_ShortFormatter())
   try:
     return main()
   except InputError as e:

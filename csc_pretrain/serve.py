@@ -6,21 +6,34 @@ r"""A small HTTP service around the corrector (standard library only).
   POST /correct  ["句子一", "句子二"]      -> [{...}, {...}]   (one batched model call)
   GET  /health                           -> {"status": "ok", "checkpoint": ...}
 
+Texts of any length up to --max_chars are corrected the way ``correct`` and
+``evaluate`` do it (Corrector.correct): longer than the model's
+--max_seq_length, they are cut at sentence ends (sliding windows inside an
+overlong sentence) and stitched back. ``corrected`` always has the length of
+``text``, and ``pos`` is the index of the character in ``text`` counted in
+Unicode code points (Python ``str`` indices; a JavaScript client must convert
+for characters outside the BMP, such as emoji, which take two UTF-16 units).
+
 Bad requests get a 4xx status and {"error": "..."}: empty text, text longer
 than --max_chars, a batch larger than --max_batch, bytes that are not UTF-8,
-a body that is not a JSON list of strings.
+text that is not valid Unicode (a lone surrogate such as "\ud800" in the
+JSON), a body that is not a JSON list of strings. An unexpected failure gets
+500 and {"error": "..."} instead of a dropped connection.
 """
 
 import json
+import re
 import threading
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from absl import app, flags
 
-from csc_pretrain.io_utils import run_cli
+from csc_pretrain.io_utils import check_range, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BadRequest(Exception):
@@ -41,6 +54,10 @@ def check_texts(texts, max_chars, max_batch):
       raise BadRequest(400, f"text {i} is empty")
     if len(t) > max_chars:
       raise BadRequest(413, f"text {i} has {len(t)} characters; at most {max_chars}")
+    bad = LONE_SURROGATE.search(t)
+    if bad:  # JSON can escape one, but no UTF-8 reply could carry it back
+      raise BadRequest(400, f"text {i} is not valid Unicode: lone surrogate "
+                       f"U+{ord(bad.group()):04X} at {bad.start()}")
   return texts
 
 
@@ -78,6 +95,12 @@ def make_handler(corrector, max_chars=512, max_batch=64):
         self._send(200, self._correct(check_texts(query["q"][:1], max_chars, max_batch))[0])
       except BadRequest as e:
         self._send(e.status, {"error": str(e)})
+      except Exception as e:  # the client still gets JSON; the log gets the traceback
+        self._fail(e)
+
+    def _fail(self, error):
+      self.log_error("%s", traceback.format_exc())
+      self._send(500, {"error": f"internal error: {type(error).__name__}: {error}"})
 
     def do_POST(self):
       try:
@@ -96,6 +119,8 @@ def make_handler(corrector, max_chars=512, max_batch=64):
         self._send(200, self._correct(check_texts(texts, max_chars, max_batch)))
       except BadRequest as e:
         self._send(e.status, {"error": str(e)})
+      except Exception as e:  # as in do_GET
+        self._fail(e)
 
     def log_message(self, fmt, *args):  # quieter than the default: one line per request
       if FLAGS.is_parsed() and FLAGS["quiet"].value:
@@ -124,6 +149,9 @@ def main(argv):
 
   def run():
     from csc_pretrain.correct.cli import make_corrector
+    check_range("--port", FLAGS.port, 0, 65535)  # 0: any free port
+    check_range("--max_chars", FLAGS.max_chars, 1)
+    check_range("--max_batch", FLAGS.max_batch, 1)
     corrector = make_corrector()
     corrector.correct(["预热"])  # trace the model before the first request
     server = make_server(corrector, FLAGS.host, FLAGS.port, FLAGS.max_chars, FLAGS.max_batch)
@@ -140,5 +168,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

@@ -29,4 +29,3 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
   fi
   cp requirements.txt "$stamp"
 fi
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"  # TensorFlow's C++ start-up log

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from csc_pretrain.char_meta import build, decompose, formats, phonetic, similarity
+from csc_pretrain.char_meta import build, decompose, formats, phonetic, ranking, similarity
 from csc_pretrain.io_utils import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -295,3 +295,109 @@ def test_top_k_ties_break_by_index():
   scores = np.array([[0.5, 0.9, 0.5, 0.5]])
   top = similarity._top_k(scores, 3, np.ones_like(scores, bool))
   assert top.tolist() == [[1, 0, 2]]
+
+
+# --- fitted ranking, glyphs, both directions, observed confusions (issue 13) -----------
+
+FIT_PAIRS = os.path.join(ROOT, "tests", "data", "char_meta_fit_pairs.tsv")
+
+
+def test_real_confusions_are_in_each_others_top_ten(sample_dir):
+  for table in (formats.CORRECTION_TABLE, formats.ERROR_TABLE):
+    sets = _sets(sample_dir / "run" / table)
+    for a, b in (("在", "再"), ("作", "做")):
+      assert b in sets[a][:10] and a in sets[b][:10], (table, a, b)
+
+
+@pytest.mark.parametrize("a,b", [("田", "由"), ("未", "末")])
+def test_glyphs_that_differ_by_a_stroke_look_alike(a, b):
+  from csc_pretrain.char_meta import glyph
+  chars = [a, b] + [c for c in dict.fromkeys(SAMPLE) if c not in (a, b)]
+  fine, coarse = glyph.GlyphTable(glyph.render(chars)).rows(0, 1)
+  assert fine[0, 1] >= 0.6 and coarse[0, 1] >= 0.9
+  # b is among a's five closest glyphs (coarse scale) out of the ~300 sample characters.
+  assert 1 in np.argsort(-coarse[0, 1:], kind="stable")[:5] + 1
+
+
+def test_missing_glyphs_look_like_nothing():
+  from csc_pretrain.char_meta import glyph
+  for vectors in glyph.render(["\ue001", "田"]):  # a private-use character no font draws
+    assert not vectors[0].any() and vectors[1].any()
+
+
+def test_fit_runs_end_to_end_on_a_tiny_sample(sample_dir, tmp_path):
+  weights = tmp_path / "weights.json"
+  result = _cli("fit", "--fit_pairs", FIT_PAIRS, "--charset", str(sample_dir / "charset.txt"),
+                "--weights_out", str(weights))
+  assert result.returncode == 0, result.stderr
+  fitted = ranking.load_weights(str(weights))
+  assert set(fitted) == set(ranking.DIRECTIONS)
+  assert fitted["correct"]["same_tone"] > 0  # homophones are what real errors are made of
+  build.build(str(tmp_path / "o"), top_k=10, charset=str(sample_dir / "charset.txt"),
+              weights_file=str(weights), progress_bar=False)
+  assert _sets(tmp_path / "o" / formats.CORRECTION_TABLE)["在"][0] == "再"
+
+
+def test_fit_refuses_no_pairs_and_bad_commands(tmp_path):
+  result = _cli("fit", "--weights_out", str(tmp_path / "w.json"))
+  assert result.returncode != 0 and "--fit_pairs" in result.stderr
+  assert not (tmp_path / "w.json").exists()
+  result = _cli("fitt", "--output_dir", str(tmp_path / "o"))
+  assert result.returncode != 0 and "unknown command" in result.stderr
+
+
+def test_shipped_weights_load_and_cover_every_feature():
+  weights = ranking.load_weights()
+  assert all(set(weights[d]) == set(ranking.FEATURES) for d in ranking.DIRECTIONS)
+
+
+def test_each_table_has_its_direction_and_observed_pairs_come_first(sample_dir, tmp_path):
+  observed = tmp_path / "observed_confusions.tsv"
+  # 蓝 is neither like 清 in sound nor in shape: only the observation can put it first.
+  observed.write_text("清\t蓝\t1\n清\t白\t5\n", encoding="utf-8")
+  build.build(str(tmp_path / "o"), top_k=20, charset=str(sample_dir / "charset.txt"),
+              observed=str(observed), progress_bar=False)
+  correction = _sets(tmp_path / "o" / formats.CORRECTION_TABLE)
+  errors = _sets(tmp_path / "o" / formats.ERROR_TABLE)
+  # Correction: row = the wrong character, its likely corrections, more observed first.
+  assert correction["清"][:2] == ["白", "蓝"]
+  # Errors: row = the correct character, what writers type instead of it.
+  assert errors["白"][0] == "清" and errors["蓝"][0] == "清"
+  assert "蓝" not in errors["清"][:2] and "清" not in correction["蓝"][:1]
+  base = _sets(sample_dir / "run" / formats.CORRECTION_TABLE)
+  assert "蓝" not in base["清"]
+
+
+def test_observed_file_errors_name_the_line(tmp_path, sample_dir):
+  bad = tmp_path / "observed.tsv"
+  bad.write_text("清\t蓝\t2\n清蓝\t3\n", encoding="utf-8")
+  result = _cli("--output_dir", str(tmp_path / "o"), "--charset", str(sample_dir / "charset.txt"),
+                "--observed", str(bad))
+  assert result.returncode != 0 and f"{bad}:2: expected wrong<TAB>correct" in result.stderr
+
+
+def test_error_tables_by_kind(sample_dir):
+  sounds = _sets(sample_dir / "run" / formats.ERROR_TABLE_PHONETIC)
+  looks = _sets(sample_dir / "run" / formats.ERROR_TABLE_VISUAL)
+  assert "再" in sounds["在"][:3] and "土" not in sounds["士"]
+  assert "末" in looks["未"][:3] and "是" not in looks["士"]
+
+
+def test_parallel_sentence_files_give_pair_counts(tmp_path):
+  wrong, correct = tmp_path / "error.txt", tmp_path / "correct.txt"
+  wrong.write_text("我在来一次\n他作饭\n", encoding="utf-8")
+  correct.write_text("我再来一次\n他做饭\n", encoding="utf-8")
+  assert formats.read_parallel_confusions(str(wrong), str(correct)) == {("在", "再"): 1,
+                                                                        ("作", "做"): 1}
+  correct.write_text("我再来一次\n他做饭了\n", encoding="utf-8")
+  with pytest.raises(InputError, match=":2: 4 characters"):
+    formats.read_parallel_confusions(str(wrong), str(correct))
+
+
+def test_font_flag_replaces_the_font_and_a_bad_one_is_named(tmp_path, sample_dir):
+  bad = tmp_path / "font.otf"
+  bad.write_bytes(b"not a font")
+  result = _cli("--output_dir", str(tmp_path / "o"), "--charset", str(sample_dir / "charset.txt"),
+                "--font", str(bad))
+  assert result.returncode != 0 and f"{bad}: cannot read the font" in result.stderr
+  assert not (tmp_path / "o").exists() or not os.listdir(tmp_path / "o")

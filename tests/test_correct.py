@@ -12,7 +12,8 @@ import urllib.request
 
 import pytest
 
-from csc_pretrain.correct import data, metrics
+from csc_pretrain import pair_formats
+from csc_pretrain.correct import metrics
 from csc_pretrain.correct.corrector import Corrector, Thresholds
 from csc_pretrain.create_tf_record import build as record_build, instances as I
 from csc_pretrain.create_tf_record.tokenization import build_vocab
@@ -126,13 +127,14 @@ def test_perfect_and_silent_systems():
 
 def test_reading_test_files(tmp_path):
   (tmp_path / "a.tsv").write_text("我再家\t我在家\nid7\t天汽\t天气\n", encoding="utf-8")
-  assert data.read_pairs(str(tmp_path / "a.tsv")) == [("1", "我再家", "我在家"), ("id7", "天汽", "天气")]
+  assert pair_formats.read_triples(str(tmp_path / "a.tsv")) == [("1", "我再家", "我在家"), ("id7", "天汽", "天气")]
   (tmp_path / "bad.tsv").write_text("我再家\t我在\n", encoding="utf-8")
   with pytest.raises(InputError, match=r"bad.tsv:1: wrong and correct differ in length"):
-    data.read_pairs(str(tmp_path / "bad.tsv"))
+    pair_formats.read_triples(str(tmp_path / "bad.tsv"))
   (tmp_path / "in.txt").write_text("(pid=A1)\t我再家里\n(pid=A2)\t你好\n", encoding="utf-8")
   (tmp_path / "truth.txt").write_text("A1, 2, 在\nA2, 0\n", encoding="utf-8")
-  assert data.read_sighan(str(tmp_path / "in.txt"), str(tmp_path / "truth.txt")) == [
+  assert pair_formats.read_triples(str(tmp_path / "in.txt"),
+                                  truth_path=str(tmp_path / "truth.txt")) == [
       ("A1", "我再家里", "我在家里"), ("A2", "你好", "你好")]
 
 
@@ -141,7 +143,7 @@ def test_reading_test_files(tmp_path):
 def test_corrector_fixes_a_clear_majority_of_heldout_errors(model_dir):
   corrector = Corrector(str(model_dir / "model"), confusion_dir=str(model_dir / "cm"),
                         thresholds=Thresholds(min_prob=0.3, margin=0.1))
-  triples = data.read_pairs(str(model_dir / "heldout.tsv"))
+  triples = pair_formats.read_triples(str(model_dir / "heldout.tsv"))
   results = corrector.correct([w for _, w, _ in triples])
   fixed = sum(r["corrected"] == c for r, (_, w, c) in zip(results, triples) if w != c)
   errors = sum(w != c for _, w, c in triples)
@@ -155,10 +157,13 @@ def test_corrector_fixes_a_clear_majority_of_heldout_errors(model_dir):
 def test_confusion_sets_filter_and_long_texts(model_dir):
   corrector = Corrector(str(model_dir / "model"), confusion_dir=str(model_dir / "cm"))
   assert corrector.allowed("雪", "学") and not corrector.allowed("雪", "天")
-  long_text = "雪习工作医生患者检查治疗" * 20  # 240 characters: corrected in windows
+  # 240 characters: corrected in windows. (Not 学习: this tiny model also takes 习 for
+  # a slip of 息, with a margin that depends on the machine's arithmetic.)
+  long_text = "衣生患者检查治疗工作明天" * 20
   result = corrector.correct([long_text])[0]
   assert len(result["corrected"]) == len(long_text)
-  assert result["corrected"].startswith("学习")
+  assert result["corrected"].startswith("医生患者")
+  assert result["corrected"].count("医生") >= 15  # fixed in every window, not just the first
 
 
 def test_tune_and_evaluate_cli(model_dir, tmp_path):

@@ -55,8 +55,8 @@ def test_parallel_files_keep_documents(parallel):
 def test_pair_files_in_faspell_and_tsv_layouts(tmp_path):
   faspell = write(tmp_path / "f.txt", "1\t我再学校\t我在学校\n0\t你好\t你好\n")
   tsv = write(tmp_path / "t.tsv", "我再学校\t我在学校\n")
-  assert [d[0].wrong for d in P.read_pairs_file(faspell)] == ["我再学校", "你好"]
-  assert [d[0].correct for d in P.read_pairs_file(tsv)] == ["我在学校"]
+  assert [d[0].wrong for d in build.pair_documents(faspell)] == ["我再学校", "你好"]
+  assert [d[0].correct for d in build.pair_documents(tsv)] == ["我在学校"]
 
 
 # --- alignment ------------------------------------------------------------------------
@@ -265,3 +265,29 @@ def test_refuses_to_overwrite_and_needs_errors_from_somewhere(tmp_path, parallel
     build.build(str(tmp_path / "o2"), parallel[0])
   with pytest.raises(InputError, match="confusion_dir"):
     build.build(str(tmp_path / "o3"), *parallel, mode="phonetic")
+
+
+def test_observed_confusions_are_written_for_char_meta(tmp_path, parallel, confusion_dir):
+  from csc_pretrain.char_meta.formats import read_observed_confusions
+  build.build(str(tmp_path / "out"), *parallel, confusion_dir=confusion_dir)
+  observed = read_observed_confusions(str(tmp_path / "out" / "observed_confusions.tsv"))
+  assert observed == {("再", "在"): 2, ("汽", "气"): 1, ("意", "议"): 1}
+  lines = (tmp_path / "out" / "observed_confusions.tsv").read_text(encoding="utf-8").splitlines()
+  assert lines[1] == "再\t在\t2"  # most frequent first
+
+
+def test_synthetic_errors_draw_from_the_error_direction_tables(tmp_path, confusion_dir):
+  import shutil
+  from csc_pretrain.char_meta import formats
+  cm = tmp_path / "cm"
+  shutil.copytree(confusion_dir, cm)
+  # Only the error-direction tables name 斈 (a character no correction table offers for 学).
+  for name in (formats.ERROR_TABLE_PHONETIC, formats.ERROR_TABLE_VISUAL):
+    (cm / name).write_text("学\t斈\n", encoding="utf-8")
+  assert "斈" not in (cm / "confusion_phonetic.tsv").read_text(encoding="utf-8")
+  correct = write(tmp_path / "c.txt", "我在学校学习。\n" * 50)
+  build.build(str(tmp_path / "out"), correct, confusion_dir=str(cm), synthetic_rate=0.5)
+  wrong = (tmp_path / "out" / "wrong.txt").read_text(encoding="utf-8")
+  right = (tmp_path / "out" / "correct.txt").read_text(encoding="utf-8")
+  changed = {(w, c) for w, c in zip(wrong, right) if w != c}
+  assert changed == {("斈", "学")}

@@ -308,3 +308,20 @@ def test_inspect_reports_a_record_that_does_not_fit(env, tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 0, result.stderr
   assert result.stdout.startswith("--- ") and "[CLS]" in result.stdout and "→" in result.stdout
+
+
+def test_replacements_come_from_the_error_direction_tables(env, tmp_path):
+  import shutil
+  from csc_pretrain.char_meta import formats
+  from csc_pretrain.create_tf_record.tokenization import load_vocab
+  cm = tmp_path / "cm"
+  shutil.copytree(env.cm, cm)
+  # P(wrong | correct) rows: what a writer types for 在. The correction tables differ.
+  (cm / formats.ERROR_TABLE_PHONETIC).write_text("在\t再 载\n", encoding="utf-8")
+  (cm / formats.ERROR_TABLE_VISUAL).write_text("在\t再\n", encoding="utf-8")
+  ids = load_vocab(env.vocab)
+  vocab = build.build_vocabulary(ids, str(cm))
+  candidates = (vocab.same_pinyin.get(ids["在"], []) + vocab.similar_pinyin.get(ids["在"], []))
+  assert sorted(candidates) == sorted(ids[c] for c in "再载" if c in ids)
+  assert vocab.visual[ids["在"]] == [ids["再"]]
+  assert set(vocab.visual) == {ids["在"]}

@@ -1,14 +1,18 @@
-r"""Stage 1 CLI: build char_meta.txt and ranked confusion sets.
+r"""Stage 1 CLI: build char_meta.txt and ranked confusion sets, or refit the ranking.
 
-  python -m csc_pretrain.char_meta --output_dir char_meta [--top_k 50]
+  python -m csc_pretrain.char_meta --output_dir char_meta [--top_k 50] [--observed FILE]
+  python -m csc_pretrain.char_meta fit --fit_pairs ERROR.txt:CORRECT.txt[,PAIRS.tsv...] \
+      [--weights_out csc_pretrain/char_meta/ranking_weights.json]
 """
 
 import logging
+import math
+import os
 
 from absl import app, flags
 
-from csc_pretrain.char_meta import build
-from csc_pretrain.io_utils import run_cli
+from csc_pretrain.char_meta import build, formats, ranking
+from csc_pretrain.io_utils import InputError, atomic_write, check_range, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
@@ -40,8 +44,21 @@ def define_flags():
                     "Also append the extra columns to char_meta.txt after a '|' column "
                     "(FASPell's own loader would read them as decompositions).")
   flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
-  flags.DEFINE_integer("block_size", 512, "Rows of the similarity matrix computed at once.")
-  flags.mark_flag_as_required("output_dir")
+  flags.DEFINE_integer("block_size", 256, "Rows of the similarity matrix computed at once.")
+  flags.DEFINE_string("weights_file", None, "Fitted ranking weights (default: the "
+                      "ranking_weights.json shipped in csc_pretrain/char_meta).")
+  flags.DEFINE_string("font", None, "Font file for the glyph measure (default: Noto Sans CJK "
+                      "SC from the noto-cjk-sans-otc package).")
+  flags.DEFINE_integer("font_index", 0, "Face index of --font inside a font collection.")
+  flags.DEFINE_string("observed", None, "Observed confusions, wrong<TAB>correct<TAB>count "
+                      "(create_data's observed_confusions.tsv): they come first in both tables.")
+  flags.DEFINE_float("observed_weight", build.OBSERVED_WEIGHT, "Probability added to an "
+                     "observed pair per log(1 + count) (>= 1.45 puts every observed pair first).")
+  # The fit subcommand.
+  flags.DEFINE_list("fit_pairs", [], "fit: real error pairs, ERROR.txt:CORRECT.txt (line-aligned "
+                    "sentences of equal length) or wrong<TAB>correct<TAB>count files.")
+  flags.DEFINE_string("weights_out", None, "fit: where to write the weights (default: the "
+                      "shipped ranking_weights.json).")
 
 
 def _merge_spec(spec):
@@ -54,20 +71,89 @@ def _merge_spec(spec):
   return path, kind
 
 
+def check_flags(top_k, block_size, merge_bonus, decomposition_file=None, ids_file=None,
+                faspell_char_meta=None):
+  """Refuses out-of-range or contradictory flags before any file is read."""
+  check_range("--top_k", top_k, low=1)
+  check_range("--block_size", block_size, low=1)
+  if not math.isfinite(merge_bonus) or merge_bonus < 0:
+    raise InputError("--merge_bonus", 0, f"must be a finite number >= 0, got {merge_bonus}")
+  sources = [f"--{name}" for name, value in (("decomposition_file", decomposition_file),
+                                             ("ids_file", ids_file),
+                                             ("faspell_char_meta", faspell_char_meta)) if value]
+  if len(sources) > 1:
+    raise InputError(sources[0], 0, f"cannot be used with {sources[1]}: they are alternative "
+                     "shape sources, pass one")
+
+
+def _fit_pairs(specs):
+  """{(wrong, correct): count} summed over ``specs``."""
+  counts = {}
+  for spec in specs:
+    if ":" in spec and not os.path.exists(spec):
+      pairs = formats.read_parallel_confusions(*spec.split(":", 1))
+    else:
+      pairs = formats.read_observed_confusions(spec)
+    for pair, count in pairs.items():
+      counts[pair] = counts.get(pair, 0) + count
+  return counts
+
+
+def _refuse(command):
+  if command:
+    raise InputError(" ".join(command), 0, "unknown command (the only one is `fit`)")
+  raise InputError("--output_dir", 0, "required to build the tables")
+
+
+def fit():
+  """The fit subcommand: refits ranking_weights.json on real error pairs."""
+  if not FLAGS.fit_pairs:
+    raise InputError("--fit_pairs", 0, "fit needs at least one pair file")
+  out = FLAGS.weights_out or ranking.default_weights_file()
+  counts = _fit_pairs(FLAGS.fit_pairs)
+  chars, infos, _ = build.load_sources(
+      charset=FLAGS.charset, decomposition_file=FLAGS.decomposition_file, ids_file=FLAGS.ids_file,
+      faspell_char_meta=FLAGS.faspell_char_meta, freq_file=FLAGS.freq_file,
+      freq_corpus=FLAGS.freq_corpus)
+  tables = build.make_tables(chars, infos, FLAGS.font, FLAGS.font_index,
+                             not FLAGS.tone_insensitive)
+  weights = ranking.fit(tables, counts, log=logging.info)
+  note = (f"fitted by `python -m csc_pretrain.char_meta fit` on {sum(counts.values()):.0f} "
+          f"errors ({len(counts)} pairs) from {len(FLAGS.fit_pairs)} file(s), "
+          f"{len(chars)} characters")
+  with atomic_write(out) as f:
+    f.write(ranking.weights_json(weights, note))
+  return {"weights_out": out, "pairs": len(counts)}
+
+
 def main(argv):
-  del argv
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-  stats = run_cli(lambda: build.build(
-      FLAGS.output_dir, top_k=FLAGS.top_k, decomposition_file=FLAGS.decomposition_file,
-      ids_file=FLAGS.ids_file, faspell_char_meta=FLAGS.faspell_char_meta,
-      charset=FLAGS.charset, freq_file=FLAGS.freq_file, freq_corpus=FLAGS.freq_corpus,
-      tone_sensitive=not FLAGS.tone_insensitive,
-      merge=[_merge_spec(s) for s in FLAGS.merge_confusion], merge_bonus=FLAGS.merge_bonus,
-      extra_columns=FLAGS.extra_columns, overwrite=FLAGS.overwrite,
-      block_size=FLAGS.block_size))
+  command = argv[1:]
+  if command == ["fit"]:
+    logging.info("wrote %s", run_cli(fit))
+    return
+  if command or not FLAGS.output_dir:
+    run_cli(lambda: _refuse(command))
+
+  def run():
+    check_flags(FLAGS.top_k, FLAGS.block_size, FLAGS.merge_bonus, FLAGS.decomposition_file,
+                FLAGS.ids_file, FLAGS.faspell_char_meta)
+    return build.build(
+        FLAGS.output_dir, top_k=FLAGS.top_k, decomposition_file=FLAGS.decomposition_file,
+        ids_file=FLAGS.ids_file, faspell_char_meta=FLAGS.faspell_char_meta,
+        charset=FLAGS.charset, freq_file=FLAGS.freq_file, freq_corpus=FLAGS.freq_corpus,
+        tone_sensitive=not FLAGS.tone_insensitive,
+        merge=[_merge_spec(s) for s in FLAGS.merge_confusion], merge_bonus=FLAGS.merge_bonus,
+        extra_columns=FLAGS.extra_columns, overwrite=FLAGS.overwrite,
+        block_size=FLAGS.block_size, weights_file=FLAGS.weights_file, font=FLAGS.font,
+        font_index=FLAGS.font_index, observed=FLAGS.observed,
+        observed_weight=FLAGS.observed_weight)
+
+  stats = run_cli(run)
   logging.info("wrote %s: %s", FLAGS.output_dir, stats)
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

@@ -1,16 +1,32 @@
-"""Stage 1, top to bottom: characters -> metadata -> similarity -> confusion sets -> files."""
+"""Stage 1, top to bottom: characters -> metadata -> measures -> ranked confusion sets -> files.
 
+The measures of every pair (IDS, stroke, glyph, sound; similarity.py, glyph.py,
+phonetic.py) feed the fitted ranking (ranking.py, weights in ranking_weights.json)
+in both directions: confusion_sets.tsv ranks corrections of a wrong character,
+confusion_errors.tsv the errors writers make for a correct one. Observed
+confusions (--observed) come first in both.
+"""
+
+import dataclasses
 import json
 import logging
 import os
 import time
 
-from csc_pretrain.char_meta import decompose, formats, phonetic, similarity
+import numpy as np
+
+from csc_pretrain.char_meta import decompose, formats, glyph, phonetic, ranking, similarity
 from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, read_lines
 
-OUTPUT_FILES = ("char_meta.txt", "char_meta_extra.tsv", "confusion_sets.tsv",
+OUTPUT_FILES = ("char_meta.txt", "char_meta_extra.tsv", formats.CORRECTION_TABLE,
+                formats.ERROR_TABLE, formats.ERROR_TABLE_PHONETIC, formats.ERROR_TABLE_VISUAL,
                 "confusion_phonetic.tsv", "confusion_visual.tsv", "confusion_scores.tsv",
                 "char_meta_stats.json")
+# The error direction's look-alike list also takes glyphs at least this alike (fine scale).
+MIN_GLYPH = 0.7
+# Added to the probability of an observed pair, times log(1 + count): probabilities
+# are at most 1, so every observed pair comes first, the most frequent first.
+OBSERVED_WEIGHT = 2.0
 
 
 def default_charset():
@@ -53,20 +69,11 @@ def collect_metadata(chars, ids_by_char, readings_override=None, frequency=None)
   return infos
 
 
-def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
-          faspell_char_meta=None, charset=None, freq_file=None, freq_corpus=(),
-          tone_sensitive=True, merge=(), merge_bonus=1.0, extra_columns=False,
-          overwrite=False, block_size=512, progress_bar=True):
-  """Runs the whole stage and writes its files into ``output_dir``.
-
-  ``merge`` is a list of ``(path, kind)`` with kind in phonetic|visual|any.
-  Returns the stats dict (also written as char_meta_stats.json).
-  """
+def load_sources(charset=None, decomposition_file=None, ids_file=None, faspell_char_meta=None,
+                 freq_file=None, freq_corpus=()):
+  """Characters and their metadata: ``(chars, infos, source)``; ``infos`` starts
+  with one CharInfo per character, then the components their shapes use."""
   t0 = time.time()
-  paths = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
-  check_can_write(paths.values(), overwrite)
-
-  # 1. Shapes and readings from the chosen source.
   readings_override = None
   if faspell_char_meta:
     ids_by_char, readings_override = formats.read_faspell_char_meta(faspell_char_meta)
@@ -80,30 +87,65 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   chars = [c for c in chars if c in ids_by_char or phonetic.readings(c)]
   if len(chars) < 2:
     raise InputError(charset or source, 0, "fewer than two characters with any data")
-
-  # Every input is read before any work, so bad input fails fast and alone.
-  external = _read_external(merge)
-
-  # 2. Frequency prior: a packaged list, optionally mixed with the user's corpus.
+  # Frequency prior: a packaged list, optionally mixed with the user's corpus.
   base = formats.load_frequency_list(freq_file or formats.default_frequency_file())
   corpus = formats.count_corpus(freq_corpus) if freq_corpus else None
   frequency = formats.mix_frequencies(base, corpus)
   infos = collect_metadata(chars, ids_by_char, readings_override, frequency)
   logging.info("metadata for %d characters + %d components in %.1fs (source %s)",
                len(chars), len(infos) - len(chars), time.time() - t0, source)
+  return chars, infos, source
 
-  # 3. Similarity of every pair, keeping each character's best candidates.
+
+def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True):
+  """ranking.Tables for ``chars`` (the first len(chars) of ``infos``)."""
+  t0 = time.time()
   rows = infos[:len(chars)]
-  index = {c: i for i, c in enumerate(chars)}
   shapes = similarity.Shapes([i.stroke_ids for i in rows], [i.component_ids for i in rows],
                              [i.strokes for i in rows])
-  phonetic_table = phonetic.PhoneticTable([i.readings for i in rows], tone_sensitive)
-  prior = similarity.frequency_prior([i.frequency for i in rows])
+  vectors = glyph.render(chars, font, font_index)
+  logging.info("rendered %d glyphs in %.1fs", len(chars), time.time() - t0)
+  readings = [i.readings for i in rows]
+  return ranking.Tables(
+      chars=chars, visual=similarity.VisualTable(shapes), glyph=glyph.GlyphTable(vectors),
+      phonetic=phonetic.PhoneticTable(readings, tone_sensitive),
+      bits=phonetic.PhoneticBits(readings), freq=np.array([i.frequency for i in rows], np.float64),
+      has_reading=np.array([bool(r) for r in readings]))
+
+
+def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
+          faspell_char_meta=None, charset=None, freq_file=None, freq_corpus=(),
+          tone_sensitive=True, merge=(), merge_bonus=1.0, extra_columns=False,
+          overwrite=False, block_size=256, progress_bar=True, weights_file=None,
+          font=None, font_index=0, observed=None, observed_weight=OBSERVED_WEIGHT):
+  """Runs the whole stage and writes its files into ``output_dir``.
+
+  ``merge`` is a list of ``(path, kind)`` with kind in phonetic|visual|any.
+  ``observed`` is a wrong<TAB>correct<TAB>count file whose pairs come first in
+  both directions. Returns the stats dict (also written as char_meta_stats.json).
+  """
+  t0 = time.time()
+  paths = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
+  check_can_write(paths.values(), overwrite)
+
+  # 1. Every input is read before any work, so bad input fails fast and alone.
+  external = _read_external(merge)
+  weights = ranking.load_weights(weights_file)
+  observed_pairs = formats.read_observed_confusions(observed) if observed else {}
+  chars, infos, source = load_sources(charset, decomposition_file, ids_file,
+                                      faspell_char_meta, freq_file, freq_corpus)
+
+  # 2. The measures every pair is compared by.
+  rows = infos[:len(chars)]
+  index = {c: i for i, c in enumerate(chars)}
+  tables = make_tables(chars, infos, font, font_index, tone_sensitive)
   bonus, merged_pairs = _merge_bonus(external, index, merge_bonus)
+  observed_bonus, observed_used = _observed_bonus(observed_pairs, index, observed_weight)
+
+  # 3. Both directions' scores for every pair, keeping each row's best candidates.
   bar = _progress(len(chars), progress_bar)
-  ranked = similarity.rank_confusions(chars, shapes, phonetic_table, prior, top_k=top_k,
-                                      block_size=block_size, bonus=bonus,
-                                      progress=bar.update if bar else None)
+  ranked = rank_all(tables, weights, top_k, block_size, bonus, observed_bonus,
+                    progress=bar.update if bar else None)
   if bar:
     bar.close()
   t_sim = time.time() - t0
@@ -116,7 +158,10 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
     f.write("\t".join(formats.EXTRA_HEADER) + "\n")
     for info in infos:
       f.write("\t".join(formats.extra_fields(info)) + "\n")
-  for name, top in (("confusion_sets.tsv", ranked.combined),
+  for name, top in ((formats.CORRECTION_TABLE, ranked.combined),
+                    (formats.ERROR_TABLE, ranked.error),
+                    (formats.ERROR_TABLE_PHONETIC, ranked.error_phonetic),
+                    (formats.ERROR_TABLE_VISUAL, ranked.error_visual),
                     ("confusion_phonetic.tsv", ranked.phonetic),
                     ("confusion_visual.tsv", ranked.visual)):
     with atomic_write(paths[name]) as f:
@@ -130,11 +175,100 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
       "with_readings": sum(bool(i.readings) for i in rows),
       "with_frequency": sum(i.frequency > 0 for i in rows), "top_k": top_k,
       "tone_sensitive": tone_sensitive, "merged_pairs": merged_pairs,
+      "observed_pairs": observed_used,
+      "weights_file": weights_file or ranking.default_weights_file(),
+      "font": font or "noto-cjk-sans-otc (Noto Sans CJK SC)",
       "seconds_similarity": round(t_sim, 1), "seconds_total": round(time.time() - t0, 1),
   }
   with atomic_write(paths["char_meta_stats.json"]) as f:
     json.dump(stats, f, ensure_ascii=False, indent=2)
   return stats
+
+
+@dataclasses.dataclass
+class Ranked:
+  """Top candidates per row, column indices [N, K] (-1 where there are fewer)."""
+  combined: np.ndarray    # correction direction, P(correct | wrong)
+  error: np.ndarray       # error direction, P(wrong | correct)
+  error_phonetic: np.ndarray  # the same, sound-alike candidates only
+  error_visual: np.ndarray    # the same, look-alike candidates only
+  phonetic: np.ndarray
+  visual: np.ndarray
+  # Every candidate kept in combined/phonetic/visual, [N, 3K] (-1 padded,
+  # ascending), and its similarity.SCORE_NAMES scores, [N, 3K, len(similarity.SCORE_NAMES)].
+  pairs: np.ndarray
+  pair_scores: np.ndarray
+
+
+def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
+             progress=None):
+  """Every row's best candidates in both directions and the two kind-only lists.
+
+  ``bonus``: {"combined"|"phonetic"|"visual": {(i, j): extra}}, added to those
+  probabilities (merged external sets); ``observed``: {"correct"|"error":
+  {(i, j): extra}}, added to the probabilities of that direction.
+  """
+  n = len(tables.chars)
+  top_k = min(top_k, n - 1)
+  out = {name: np.full((n, top_k), -1, np.int64)
+         for name in ("combined", "error", "error_phonetic", "error_visual", "phonetic",
+                      "visual")}
+  pairs = np.full((n, 3 * top_k), -1, np.int64)
+  pair_scores = np.zeros((n, 3 * top_k, len(similarity.SCORE_NAMES)), np.float32)
+  extras = {kind: similarity._Bonus((bonus or {}).get(kind, {}), n)
+            for kind in ("combined", "phonetic", "visual")}
+  extras.update({d: similarity._Bonus((observed or {}).get(d, {}), n)
+                 for d in ranking.DIRECTIONS})
+  for start in range(0, n, block_size):
+    stop = min(n, start + block_size)
+    part = np.arange(start, stop)
+    raw = ranking.measures(tables, part)
+    valid = np.ones(raw["bits"].shape, bool)
+    valid[np.arange(stop - start), part] = False  # never oneself
+    correct, error = ranking.scores(tables, part, raw, [weights["correct"], weights["error"]])
+    extra = {kind: b.block(start, stop) for kind, b in extras.items()}
+    q_phon, q_vis = raw["mixture"]  # computed by ranking.features
+    look = raw["look_alike"]
+    combined = ranking.probabilities(correct, look, valid) + extra["correct"] + extra["combined"]
+    error = ranking.probabilities(error, look, valid) + extra["error"]
+    out["combined"][start:stop] = similarity._top_k(combined, top_k, valid)
+    out["error"][start:stop] = similarity._top_k(error, top_k, valid)
+    sounds = raw["phonetic"] >= similarity.MIN_PHONETIC
+    looks = (raw["visual"] >= similarity.MIN_VISUAL) | (raw["glyph"] >= MIN_GLYPH)
+    observed_here = extra["error"] > 0
+    out["error_phonetic"][start:stop] = similarity._top_k(error, top_k,
+                                                          valid & (sounds | observed_here))
+    out["error_visual"][start:stop] = similarity._top_k(error, top_k,
+                                                        valid & (looks | observed_here))
+    out["phonetic"][start:stop] = similarity._top_k(
+        q_phon + extra["phonetic"], top_k,
+        valid & ((raw["phonetic"] >= similarity.MIN_PHONETIC) | (extra["phonetic"] > 0)))
+    out["visual"][start:stop] = similarity._top_k(
+        q_vis + extra["visual"], top_k,
+        valid & ((raw["visual"] >= similarity.MIN_VISUAL) | (extra["visual"] > 0)))
+    all_scores = (raw["ids"], raw["struct"], raw["strokes"], raw["visual"],
+                  np.clip(raw["glyph"], 0.0, 1.0), raw["phonetic"], combined, error)
+    for r in range(stop - start):
+      i = start + r
+      cols = np.unique(np.concatenate([out[k][i] for k in ("combined", "phonetic", "visual")]))
+      cols = cols[cols >= 0]
+      pairs[i, :len(cols)] = cols
+      pair_scores[i, :len(cols)] = np.stack([m[r, cols] for m in all_scores], axis=1)
+    if progress:
+      progress(stop - start)
+  return Ranked(out["combined"], out["error"], out["error_phonetic"], out["error_visual"],
+                out["phonetic"], out["visual"], pairs, pair_scores)
+
+
+def _observed_bonus(observed_pairs, index, weight):
+  """Observed wrong->correct counts -> {"correct": {(w, c): x}, "error": {(c, w): x}}."""
+  out = {"correct": {}, "error": {}}
+  for (w, c), count in sorted(observed_pairs.items()):
+    if w in index and c in index:
+      extra = weight * float(np.log1p(count))
+      out["correct"][(index[w], index[c])] = extra
+      out["error"][(index[c], index[w])] = extra
+  return out, len(out["correct"])
 
 
 def _read_external(merge):

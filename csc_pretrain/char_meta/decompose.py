@@ -145,12 +145,20 @@ def parse_ids_file(path):
   and ``#`` starts a comment line. Returns ``{char: [ids, ...]}``.
   """
   out = {}
+  lines = {}
   for number, line in read_lines(path):
     if not line.strip() or line.startswith(("#", ";;")):
       continue
     fields = line.split("\t")
     if len(fields) < 3 or len(fields[1]) != 1:
       raise InputError(path, number, "expected U+XXXX<TAB>char<TAB>IDS")
+    # A code that disagrees with the character means shifted columns, not an IDS.
+    if fields[0].startswith("U+") and fields[0].upper() != f"U+{ord(fields[1]):04X}":
+      raise InputError(path, number, f"{fields[0]} is not the code of {fields[1]!r} "
+                       f"(U+{ord(fields[1]):04X})")
+    if fields[1] in out:
+      raise InputError(path, number, f"{fields[1]!r} again (first on line {lines[fields[1]]})")
+    lines[fields[1]] = number
     alts = [re.sub(r"\[[^\]]*\]|\$\([^)]*\)|^\^|\$$", "", a).strip()
             for f in fields[2:] for a in f.split(";")]
     alts = [a for a in alts if a]

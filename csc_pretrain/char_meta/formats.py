@@ -14,15 +14,20 @@ char_meta_extra.tsv (header line): char, code, readings (space separated),
   component_ids, stroke_ids, strokes (5-class digits 1 横 2 竖 3 撇 4 点 5 折),
   stroke_count, frequency, complete (1 when every leaf is a stroke).
 
-confusion_sets.tsv / confusion_phonetic.tsv / confusion_visual.tsv:
-  ``char<TAB>cand1 cand2 … candK``, best first.
+confusion_sets.tsv / confusion_errors.tsv / confusion_phonetic.tsv / confusion_visual.tsv:
+  ``char<TAB>cand1 cand2 … candK``, best first. confusion_sets.tsv is the
+  correction direction (row = a wrong character), confusion_errors.tsv the
+  error direction (row = a correct character); see CORRECTION_TABLE below.
 confusion_scores.tsv (header line): char, candidate, ids, struct, strokes,
-  visual, phonetic, combined, sets (c = in confusion_sets, p = phonetic, v = visual).
+  visual, glyph, phonetic, combined (P(correct = candidate | wrong = char)),
+  error (P(wrong = candidate | correct = char)), sets (c = in confusion_sets,
+  p = phonetic, v = visual).
 """
 
 import collections
 import csv
 import dataclasses
+import math
 import os
 
 from csc_pretrain.io_utils import InputError, read_lines
@@ -94,11 +99,20 @@ def load_frequency_list(path):
     if not line.strip() or line.startswith("#") or (is_csv and number == 1):
       continue
     fields = next(csv.reader([line])) if is_csv else line.split("\t")
-    char, count = (fields[1], fields[2]) if is_csv else (fields[0], fields[-1])
+    expected = "serial,char,count,..." if is_csv else "char<TAB>count"
+    # A TSV line with more columns is not guessed at: which one would be the count?
+    if (len(fields) < 3) if is_csv else (len(fields) != 2):
+      raise InputError(path, number, f"expected {expected}, got {len(fields)} fields")
+    char, count = (fields[1], fields[2]) if is_csv else (fields[0], fields[1])
+    if len(char) != 1:
+      raise InputError(path, number, f"expected {expected}: {char!r} is not one character")
     try:
-      counts[char] = counts.get(char, 0) + int(float(count))
-    except (ValueError, IndexError):
-      raise InputError(path, number, "expected char<TAB>count") from None
+      value = float(count)
+    except ValueError:
+      raise InputError(path, number, f"expected {expected}: count {count!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+      raise InputError(path, number, f"count {count!r} is not a non-negative number")
+    counts[char] = counts.get(char, 0) + int(value)
   if not counts:
     raise InputError(path, 0, "empty frequency list")
   return counts
@@ -170,12 +184,106 @@ def read_confusion_sets(path, keep=None):
   only for the characters in ``keep`` when given (the whole 20k-row table need
   not sit in memory)."""
   out = {}
+  seen = {}
   for number, line in read_lines(path):
     if not line:
       continue
     char, sep, cands = line.partition("\t")
     if not sep or len(char) != 1:
       raise InputError(path, number, "expected char<TAB>cand1 cand2 ...")
+    if char in seen:
+      raise InputError(path, number, f"{char!r} again (first on line {seen[char]})")
+    seen[char] = number
+    candidates = cands.split(" ") if cands else []
+    if any(len(c) != 1 for c in candidates):
+      bad = next(c for c in candidates if len(c) != 1)
+      raise InputError(path, number, f"candidate {bad!r} is not one character "
+                       "(expected char<TAB>cand1 cand2 ..., one space between)")
     if keep is None or char in keep:
-      out[char] = cands.split(" ") if cands else []
+      out[char] = candidates
+  return out
+
+
+def read_char_meta_extra(path, columns=("char",)):
+  """Yields ``(line_number, {column: value})`` for the rows of char_meta_extra.tsv.
+
+  The header must name every one of ``columns``; every row must have as many
+  fields as the header.
+  """
+  header = None
+  for number, line in read_lines(path):
+    fields = line.split("\t")
+    if header is None:
+      missing = [c for c in columns if c not in fields]
+      if number != 1 or missing or fields[:1] != ["char"]:
+        raise InputError(path, number, "not a char_meta_extra.tsv header (missing "
+                         f"{', '.join(missing) or 'char'})")
+      header = fields
+      continue
+    if len(fields) != len(header):
+      raise InputError(path, number, f"{len(fields)} fields, the header has {len(header)}")
+    if len(fields[0]) != 1:
+      raise InputError(path, number, f"char {fields[0]!r} is not one character")
+    yield number, dict(zip(header, fields))
+  if header is None:
+    raise InputError(path, 0, "empty file: no char_meta_extra.tsv header")
+
+
+# --- both directions and observed confusions (issue 13) ------------------------------
+#
+# confusion_sets.tsv is the *correction* direction: for a wrong character, the
+# characters likely meant, by P(correct | wrong) (the corrector, evaluation).
+# confusion_errors.tsv is the *error* direction: for a correct character, the
+# characters a writer likely types instead, by P(wrong | correct) (making
+# training errors: create_data's synthetic errors, create_tf_record's
+# replacements). Same layout: ``char<TAB>cand1 cand2 …``, best first; read
+# either with read_confusion_sets.
+# confusion_errors_phonetic.tsv / confusion_errors_visual.tsv: the error direction
+# among sound-alike (phonetic >= 0.5) / look-alike candidates only, for code that
+# makes phonetic and visual errors separately.
+CORRECTION_TABLE = "confusion_sets.tsv"
+ERROR_TABLE = "confusion_errors.tsv"
+ERROR_TABLE_PHONETIC = "confusion_errors_phonetic.tsv"
+ERROR_TABLE_VISUAL = "confusion_errors_visual.tsv"
+
+
+def read_observed_confusions(path):
+  """``wrong<TAB>correct[<TAB>count]`` lines (count 1 when absent; ``#`` comments)
+  -> {(wrong, correct): count}, counts of repeated pairs added."""
+  out = {}
+  for number, line in read_lines(path):
+    if not line.strip() or line.startswith("#"):
+      continue
+    fields = line.split("\t")
+    if len(fields) not in (2, 3) or len(fields[0]) != 1 or len(fields[1]) != 1:
+      raise InputError(path, number, "expected wrong<TAB>correct<TAB>count, one character each")
+    try:
+      count = float(fields[2]) if len(fields) == 3 else 1.0
+    except ValueError:
+      raise InputError(path, number, f"count {fields[2]!r} is not a number") from None
+    if not count > 0 or count == float("inf"):
+      raise InputError(path, number, f"count {fields[2]!r} must be positive and finite")
+    if fields[0] != fields[1]:
+      out[(fields[0], fields[1])] = out.get((fields[0], fields[1]), 0.0) + count
+  if not out:
+    raise InputError(path, 0, "no confusions in the file")
+  return out
+
+
+def read_parallel_confusions(error_path, correct_path):
+  """{(wrong, correct): count} from two line-aligned files of equal-length sentences
+  (SIGHAN's train*_error.txt / train*_correct.txt layout)."""
+  wrong_lines = list(read_lines(error_path))
+  correct_lines = list(read_lines(correct_path))
+  if len(wrong_lines) != len(correct_lines):
+    raise InputError(correct_path, 0, f"{len(correct_lines)} lines, {error_path} has "
+                     f"{len(wrong_lines)}")
+  out = {}
+  for (number, wrong), (_, correct) in zip(wrong_lines, correct_lines):
+    if len(wrong) != len(correct):
+      raise InputError(correct_path, number, f"{len(correct)} characters, the error line "
+                       f"has {len(wrong)}")
+    for w, c in zip(wrong, correct):
+      if w != c:
+        out[(w, c)] = out.get((w, c), 0) + 1
   return out

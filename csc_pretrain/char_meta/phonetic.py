@@ -102,8 +102,85 @@ class PhoneticTable:
 
   def rows(self, start, stop):
     """Similarity of characters ``start:stop`` to every character, ``[rows, n]``."""
-    ids = self.reading_ids[start:stop]
+    return self.rows_of(np.arange(start, stop))
+
+  def rows_of(self, indices):
+    """Similarity of the characters ``indices`` to every character, ``[rows, n]``."""
+    ids = self.reading_ids[np.asarray(indices, np.int64)]
     out = self.by_syllable[ids[:, 0]]
     for b in range(1, self.max_readings):
       np.maximum(out, SECONDARY * self.by_syllable[ids[:, b]], out=out)
     return out
+
+
+# Kinds of sound-alike, one bit each, for the fitted ranking (ranking.py). A pair of
+# characters has a bit when any pair of their readings has it; the *_FIRST bits
+# look only at the two first (most common) readings.
+SAME_TONE = 1          # same syllable, same tone
+SAME_SYLLABLE = 2      # same syllable, any tone
+FUZZY_INITIAL = 4      # finals equal, initials a fuzzy pair (z/zh, n/l, ...)
+FUZZY_FINAL = 8        # initials equal, finals a fuzzy pair (in/ing, ...)
+SAME_INITIAL = 16      # initials equal, other final
+SAME_FINAL = 32        # finals equal, other initial
+NEUTRAL = 64           # same syllable, one of the two in the neutral tone (的 de5 / 得 de2)
+NEAR_SAME_TONE = 128   # a fuzzy initial or final, same tone
+SAME_TONE_FIRST = 256
+SAME_SYLLABLE_FIRST = 512
+SAME_INITIAL_TONE = 1024  # same initial, other final, same tone (有 you3 / 要 yao4 is not)
+SAME_FINAL_TONE = 2048    # same final, other initial, same tone (的 de5 / 了 le5)
+
+
+def syllable_bits(syllables):
+  """Dense ``[S, S]`` int32 kind bits of a list of TONE3 syllables (first-reading
+  bits excluded: they depend on characters, not syllables)."""
+  parts = [split_syllable(s) for s in syllables]
+  initials = np.array([p[0] for p in parts])
+  finals = np.array([p[1] for p in parts])
+  tones = np.array([p[2] for p in parts])
+  same_i = initials[:, None] == initials[None, :]
+  same_f = finals[:, None] == finals[None, :]
+  same_t = tones[:, None] == tones[None, :]
+  fuzzy_i = _part_similarity(initials, initials, FUZZY_INITIALS, 0.0) == FUZZY_PAIR
+  fuzzy_f = _part_similarity(finals, finals, FUZZY_FINALS, 0.0) == FUZZY_PAIR
+  same = same_i & same_f
+  neutral = same & ~same_t & ((tones[:, None] == 5) | (tones[None, :] == 5))
+  near = (fuzzy_i & same_f) | (same_i & fuzzy_f)
+  bits = (SAME_TONE * (same & same_t) + SAME_SYLLABLE * same + FUZZY_INITIAL * (fuzzy_i & same_f)
+          + FUZZY_FINAL * (same_i & fuzzy_f) + SAME_INITIAL * (same_i & ~same_f & ~fuzzy_f
+                                                               & (initials[:, None] != ""))
+          + SAME_FINAL * (same_f & ~same_i & ~fuzzy_i) + NEUTRAL * neutral
+          + NEAR_SAME_TONE * (near & same_t)
+          + SAME_INITIAL_TONE * (same_i & ~same_f & same_t & (initials[:, None] != ""))
+          + SAME_FINAL_TONE * (same_f & ~same_i & same_t))
+  return bits.astype(np.int32)
+
+
+class PhoneticBits:
+  """Char-by-char sound-alike kind bits (see syllable_bits), a block of rows at a time."""
+
+  def __init__(self, char_readings):
+    syllables = sorted({r for rs in char_readings for r in rs})
+    index = {s: k for k, s in enumerate(syllables)}
+    n = len(char_readings)
+    self.max_readings = max([len(rs) for rs in char_readings] + [1])
+    self.reading_ids = np.full((n, self.max_readings), len(syllables), dtype=np.int32)
+    for i, rs in enumerate(char_readings):
+      self.reading_ids[i, :len(rs)] = [index[r] for r in rs]
+    ss = np.zeros((len(syllables) + 1, len(syllables) + 1), dtype=np.int32)
+    if syllables:
+      ss[:-1, :-1] = syllable_bits(syllables)
+    self.ss = ss
+    by_syllable = ss[:, self.reading_ids[:, 0]]
+    for b in range(1, self.max_readings):
+      by_syllable = by_syllable | ss[:, self.reading_ids[:, b]]
+    self.by_syllable = by_syllable
+
+  def take(self, indices):
+    """Bits of the characters ``indices`` against every character, ``[rows, n]`` int32."""
+    ids = self.reading_ids[np.asarray(indices, np.int64)]
+    out = self.by_syllable[ids[:, 0]]
+    for b in range(1, self.max_readings):
+      out = out | self.by_syllable[ids[:, b]]
+    first = self.ss[ids[:, :1], self.reading_ids[None, :, 0]]
+    out = out | (SAME_TONE_FIRST * ((first & SAME_TONE) > 0))
+    return out | (SAME_SYLLABLE_FIRST * ((first & SAME_SYLLABLE) > 0))

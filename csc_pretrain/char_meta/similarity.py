@@ -1,4 +1,4 @@
-"""Visual and phonetic similarity of every pair of characters, and ranked confusion sets.
+"""Visual similarity of every pair of characters, and the hand-set mixture ranking.
 
 Visual similarity of characters a and b (each in [0, 1]):
 
@@ -8,9 +8,15 @@ Visual similarity of characters a and b (each in [0, 1]):
             same position is one matching symbol there, however many strokes it
             has, so 清/请/情 (same 青 on the right) stay close;
     strokes the same on the 5-class stroke sequences (writing order);
-    visual  = 0.5 ids + 0.3 struct + 0.2 strokes.
+    visual  = W_IDS ids + W_STRUCT struct + W_STROKES strokes.
 
-Ranking. The correct character of a real typo is nearly always a common one;
+The glyph measure (rendered bitmaps) is in glyph.py; the ranking that
+confusion_sets.tsv and confusion_errors.tsv use is fitted to real errors, in
+ranking.py. The hand-set mixture below still ranks confusion_phonetic.tsv and
+confusion_visual.tsv, and its two per-row normalised parts are features of the
+fitted ranking.
+
+Mixture. The correct character of a real typo is nearly always a common one;
 most typos sound alike, about a third look alike, many do both. The combined
 score of a candidate c for a character w is the probability that c was meant,
 under a two-part mixture, one part per kind of error:
@@ -30,7 +36,7 @@ constants were set on the hand-written dev pairs in bench/data (never on a
 public test set). Ties break by code point, so rankings are deterministic.
 
 All pairs are computed in blocks of rows with rapidfuzz's ``cdist`` (C++, all
-cores) and numpy; only each row's top candidates are kept.
+cores) and numpy.
 """
 
 import dataclasses
@@ -76,15 +82,23 @@ class _AltSimilarity:
     self.workers = workers
 
   def rows(self, start, stop):
-    lo = self.offsets[start]
-    hi = self.offsets[stop] if stop < len(self.offsets) else len(self.strings)
-    sim = process.cdist(self.strings[lo:hi], self.strings,
-                        scorer=Levenshtein.normalized_similarity,
+    return self.take(np.arange(start, stop))
+
+  def take(self, indices):
+    """Similarity of the characters ``indices`` to every character, [len(indices), N]."""
+    indices = np.asarray(indices, np.int64)
+    ends = np.append(self.offsets[1:], len(self.strings))
+    if self.single:
+      queries = [self.strings[i] for i in indices]
+    else:
+      queries = [s for i in indices for s in self.strings[self.offsets[i]:ends[i]]]
+    sim = process.cdist(queries, self.strings, scorer=Levenshtein.normalized_similarity,
                         dtype=np.float32, workers=self.workers)
     if self.single:
       return sim
     sim = np.maximum.reduceat(sim, self.offsets, axis=1)
-    return np.maximum.reduceat(sim, self.offsets[start:stop] - lo, axis=0)
+    starts = np.concatenate([[0], np.cumsum(ends[indices] - self.offsets[indices])[:-1]])
+    return np.maximum.reduceat(sim, starts, axis=0)
 
 
 def _remap_small_alphabet(alternatives):
@@ -106,9 +120,13 @@ class VisualTable:
     self.strokes = _AltSimilarity([[s] for s in shapes.strokes], workers)
 
   def rows(self, start, stop):
-    ids = self.ids.rows(start, stop)
-    struct = self.struct.rows(start, stop)
-    strokes = self.strokes.rows(start, stop)
+    return self.take(np.arange(start, stop))
+
+  def take(self, indices):
+    """(ids, struct, strokes, visual) of the characters ``indices`` against all."""
+    ids = self.ids.take(indices)
+    struct = self.struct.take(indices)
+    strokes = self.strokes.take(indices)
     visual = W_IDS * ids + W_STRUCT * struct + W_STROKES * strokes
     return ids, struct, strokes, visual
 
@@ -130,19 +148,8 @@ def mixture(phonetic, visual, prior, valid):
   return q_phon, q_vis, (1.0 - VISUAL_SHARE) * q_phon + VISUAL_SHARE * q_vis
 
 
-SCORE_NAMES = ("ids", "struct", "strokes", "visual", "phonetic", "combined")
-
-
-@dataclasses.dataclass
-class Ranked:
-  """Top candidates per row: column indices [N, K], -1 where there are fewer."""
-  combined: np.ndarray
-  phonetic: np.ndarray
-  visual: np.ndarray
-  # Every candidate kept in any of the three lists, [N, 3K] (-1 padded, ascending),
-  # and its SCORE_NAMES scores, [N, 3K, 6].
-  pairs: np.ndarray
-  pair_scores: np.ndarray
+# Columns of confusion_scores.tsv after char and candidate (build.rank_all).
+SCORE_NAMES = ("ids", "struct", "strokes", "visual", "glyph", "phonetic", "combined", "error")
 
 
 def _top_k(scores, k, valid):
@@ -172,55 +179,3 @@ class _Bonus:
     lo, hi = np.searchsorted(self.rows, [start, stop])
     np.add.at(out, (self.rows[lo:hi] - start, self.cols[lo:hi]), self.values[lo:hi])
     return out
-
-
-def rank_confusions(chars, shapes, phonetic_table, prior, top_k=50, candidate_mask=None,
-                    block_size=512, bonus=None, progress=None):
-  """Ranks, for every character, the ``top_k`` most confusable candidates.
-
-  Args:
-    chars: list of N characters (rows and columns).
-    shapes: Shapes aligned with ``chars``.
-    phonetic_table: PhoneticTable aligned with ``chars``.
-    prior: [N] frequency prior of each character as a candidate.
-    candidate_mask: [N] bool, which characters may be proposed (default all).
-    bonus: optional {"combined"|"phonetic"|"visual": {(i, j): extra}} added to
-      that ranking's score (pairs merged from external confusion sets).
-    progress: optional callable(n_rows_done).
-  """
-  n = len(chars)
-  visual_table = VisualTable(shapes)
-  mask = np.ones(n, bool) if candidate_mask is None else np.asarray(candidate_mask, bool)
-  combined_top = np.full((n, top_k), -1, np.int64)
-  phonetic_top = np.full((n, top_k), -1, np.int64)
-  visual_top = np.full((n, top_k), -1, np.int64)
-  pairs = np.full((n, 3 * top_k), -1, np.int64)
-  pair_scores = np.zeros((n, 3 * top_k, len(SCORE_NAMES)), np.float32)
-  bonuses = {kind: _Bonus((bonus or {}).get(kind, {}), n)
-             for kind in ("combined", "phonetic", "visual")}
-  for start in range(0, n, block_size):
-    stop = min(n, start + block_size)
-    ids, struct, strokes, visual = visual_table.rows(start, stop)
-    phonetic = phonetic_table.rows(start, stop)
-    valid = np.broadcast_to(mask[None, :], phonetic.shape).copy()
-    valid[np.arange(stop - start), np.arange(start, stop)] = False  # never oneself
-    q_phon, q_vis, combined = mixture(phonetic, visual, prior[None, :], valid)
-    extra = {kind: b.block(start, stop) for kind, b in bonuses.items()}
-    combined += extra["combined"]
-    combined_top[start:stop] = _top_k(combined, top_k, valid)
-    phonetic_top[start:stop] = _top_k(
-        q_phon + extra["phonetic"], top_k,
-        valid & ((phonetic >= MIN_PHONETIC) | (extra["phonetic"] > 0)))
-    visual_top[start:stop] = _top_k(
-        q_vis + extra["visual"], top_k,
-        valid & ((visual >= MIN_VISUAL) | (extra["visual"] > 0)))
-    all_scores = (ids, struct, strokes, visual, phonetic, combined)
-    for r in range(stop - start):
-      i = start + r
-      cols = np.unique(np.concatenate([combined_top[i], phonetic_top[i], visual_top[i]]))
-      cols = cols[cols >= 0]
-      pairs[i, :len(cols)] = cols
-      pair_scores[i, :len(cols)] = np.stack([m[r, cols] for m in all_scores], axis=1)
-    if progress:
-      progress(stop - start)
-  return Ranked(combined_top, phonetic_top, visual_top, pairs, pair_scores)

@@ -11,14 +11,43 @@ character only if
   * it beats the original character's probability by at least ``margin``.
 
 Both thresholds are what a small dev set tunes (``tune``).
+
+Invariant: ``corrected`` has exactly the input's length and every edit's
+``pos`` is an index into the input string (a Python ``str`` index, i.e. a
+Unicode code point; not a UTF-16 or byte offset). A character is only ever
+replaced by one character, never inserted or removed. The only candidates are
+CJK unified ideographs (U+4E00..U+9FFF, char_meta's ``is_cjk_unified``) that
+the vocab holds as a token of their own; everything else (digits, Latin words,
+URLs, full-width forms, whitespace, characters the tokenizer drops such as
+control characters, or turns into [UNK] such as emoji and rare ideographs) is
+context at most and comes out unchanged. This holds because the text is
+tokenized once with each token's start offset, and a prediction is written
+back only where the token is the very character at its offset.
+
+Long texts: the model reads at most ``max_seq_length - 2`` tokens at a time.
+A longer text is cut after sentence ends (。！？； or a line break, with the
+closing quotes that follow) and whole sentences are packed into windows; a
+single sentence that is still too long is read in half-overlapping sliding
+windows, each character keeping the prediction of the window where it sits
+most centrally. ``correct``, ``evaluate`` and the HTTP service all go this way.
 """
 
+import bisect
 import dataclasses
 import os
+import re
 
 import numpy as np
 
+from csc_pretrain.char_meta.decompose import is_cjk_unified
 from csc_pretrain.io_utils import InputError, read_json
+
+# Where a long text may be cut: after a run of sentence ends and the closing
+# quotes and brackets that belong to the sentence before the cut.
+SENTENCE_END = re.compile(r"[。！？；\n]+[”’」』）》\"')]*")
+# Lone surrogates (from argv bytes that are not UTF-8, or JSON "\ud800") cannot
+# reach the Rust tokenizer; U+FFFD, which it drops, holds their place instead.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclasses.dataclass
@@ -30,10 +59,15 @@ class Thresholds:
   @classmethod
   def from_file(cls, path):
     raw = read_json(path)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(raw) - fields
+    if not isinstance(raw, dict):
+      raise InputError(path, 1, "expected a JSON object such as {\"min_prob\": 0.5}")
+    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(fields)
     if unknown:
       raise InputError(path, 0, f"unknown keys {sorted(unknown)}")
+    for key, value in raw.items():
+      if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(path, 0, f"{key} must be a number, got {value!r}")
     return cls(**raw)
 
 
@@ -42,14 +76,10 @@ class Candidates:
   """Per-position model output for one sentence: the characters, their own
   probabilities, and the top-k (characters, probabilities)."""
   text: str
-  chars: list          # character at each position ('' for non-Chinese positions)
+  chars: list          # character at each position ('' where it is not a candidate)
   own_prob: np.ndarray
   top_chars: list      # [[c1..ck], ...] per position
   top_probs: np.ndarray
-
-
-def _is_chinese(ch):
-  return len(ch) == 1 and "\u4e00" <= ch <= "\u9fff"
 
 
 class Corrector:
@@ -78,16 +108,27 @@ class Corrector:
     self.confusions = _load_confusions(confusion_dir) if confusion_dir else None
     self.thresholds = thresholds or Thresholds()
     self.max_seq_length = min(max_seq_length, self.config.max_position_embeddings)
+    if self.max_seq_length < 3:
+      raise InputError("--max_seq_length", 0, f"{max_seq_length} leaves no room for a character "
+                       "next to [CLS] and [SEP]; use at least 3")
     self.batch_size = batch_size
     self._tf = tf
-    self._predict = tf.function(self._forward, reduce_retracing=True)
+    # One trace for every batch shape: each distinct length would retrace otherwise.
+    self._predict = tf.function(self._forward, input_signature=[
+        tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
+        tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)])
 
-  def _forward(self, ids, mask, k):
+  def _forward(self, ids, mask, targets, k):
+    """(own probability [N], top-k probabilities [N, k], top-k ids [N, k]) at
+    ``targets``, flat indices into the [B, S] batch. The MLM head (a matmul with
+    the whole vocab) runs only where a character may be replaced, not at
+    padding, [CLS]/[SEP] or non-Chinese tokens: with a small encoder it is most
+    of the cost."""
     tf = self._tf
     sequence, _ = self.model.encode(ids, mask, tf.zeros_like(ids))
-    positions = tf.broadcast_to(tf.range(tf.shape(ids)[1])[None], tf.shape(ids))
-    probs = tf.nn.softmax(self.model.mlm_logits(sequence, positions))
-    own = tf.gather(probs, ids, batch_dims=2)
+    flat = tf.reshape(sequence, [1, -1, tf.shape(sequence)[-1]])
+    probs = tf.nn.softmax(self.model.mlm_logits(flat, targets[None]))[0]
+    own = tf.gather(probs, tf.gather(tf.reshape(ids, [-1]), targets), batch_dims=1)
     top_p, top_i = tf.math.top_k(probs, k=k)
     return own, top_p, top_i
 
@@ -96,44 +137,75 @@ class Corrector:
   def candidates(self, texts, top_k=None):
     """Candidates for each text (texts longer than the model takes are windowed)."""
     k = top_k or self.thresholds.top_k
-    window = self.max_seq_length - 2
-    pieces = []  # (text index, offset, piece)
-    for t, text in enumerate(texts):
-      for start in range(0, max(len(text), 1), window):
-        pieces.append((t, start, text[start:start + window]))
+    texts = list(texts)
+    inv = self.tokenizer.inv_vocab
+    cls_id, sep_id = self.tokenizer.vocab["[CLS]"], self.tokenizer.vocab["[SEP]"]
     per_text = [Candidates(text, [""] * len(text), np.zeros(len(text)), [[] for _ in text],
                            np.zeros((len(text), k))) for text in texts]
-    vocab, inv = self.tokenizer.vocab, self.tokenizer.inv_vocab
-    cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
-    for b in range(0, len(pieces), self.batch_size):
-      batch = pieces[b:b + self.batch_size]
-      encodings = self.tokenizer._tokenizer.encode_batch([p for _, _, p in batch],
-                                                         add_special_tokens=False)
-      length = max(len(e.ids) for e in encodings) + 2
-      ids = np.zeros((len(batch), length), np.int32)
+    encoded = self.tokenizer.encode([LONE_SURROGATE.sub("\ufffd", t) for t in texts],
+                                    offsets=True)  # [(ids, first character of each)]
+    targets = []  # per text: the token indices whose prediction may replace a character
+    rows = []  # (text index, first token, end token, first kept token, end kept token)
+    for t, (text, (ids, starts)) in enumerate(zip(texts, encoded)):
+      # The token must be the very character at its offset: not [UNK], not a
+      # WordPiece of a longer run, not something the normalizer changed.
+      wanted = [inv[i] == text[s] and is_cjk_unified(text[s]) for i, s in zip(ids, starts)]
+      targets.append(wanted)
+      if any(wanted):  # windows with nothing to correct are not run at all
+        rows += [(t,) + w for w in self._windows(text, starts) if any(wanted[w[2]:w[3]])]
+    rows.sort(key=lambda row: row[2] - row[1])  # similar lengths share a batch: less padding
+    for b in range(0, len(rows), self.batch_size):
+      batch = rows[b:b + self.batch_size]
+      width = max(hi - lo for _, lo, hi, _, _ in batch) + 2
+      ids = np.zeros((len(batch), width), np.int32)
       mask = np.zeros_like(ids)
-      for r, e in enumerate(encodings):
-        row = [cls_id] + e.ids[:length - 2] + [sep_id]
-        ids[r, :len(row)] = row
-        mask[r, :len(row)] = 1
-      own, top_p, top_i = (x.numpy() for x in self._predict(ids, mask, k))
-      for r, ((t, offset, piece), e) in enumerate(zip(batch, encodings)):
+      flat, where = [], []  # each kept target: its index in ids.flat, (text, character)
+      for r, (t, lo, hi, keep_lo, keep_hi) in enumerate(batch):
+        ids[r, :hi - lo + 2] = [cls_id] + encoded[t][0][lo:hi] + [sep_id]
+        mask[r, :hi - lo + 2] = 1
+        starts, wanted = encoded[t][1], targets[t]
+        for j in range(keep_lo, keep_hi):
+          if wanted[j]:
+            flat.append(r * width + j - lo + 1)  # +1: [CLS]
+            where.append((t, starts[j]))
+      own, top_p, top_i = (np.asarray(x) for x in self._predict(
+          ids, mask, np.array(flat, np.int32), k))
+      for n, (t, pos) in enumerate(where):
         out = per_text[t]
-        for j, (start, end) in enumerate(e.offsets):
-          ch = piece[start:end]
-          if end - start != 1 or not _is_chinese(ch):
-            continue  # only single Chinese characters are corrected
-          pos = offset + start
-          out.chars[pos] = ch
-          out.own_prob[pos] = own[r, j + 1]
-          out.top_chars[pos] = [inv[i] for i in top_i[r, j + 1]]
-          out.top_probs[pos] = top_p[r, j + 1]
+        out.chars[pos] = texts[t][pos]
+        out.own_prob[pos] = own[n]
+        out.top_chars[pos] = [inv[i] for i in top_i[n]]
+        out.top_probs[pos] = top_p[n]
     return per_text
+
+  def _windows(self, text, starts):
+    """[(lo, hi, keep_lo, keep_hi)]: the model reads tokens [lo, hi) and its
+    predictions for [keep_lo, keep_hi) are kept; the kept ranges tile the text."""
+    budget = self.max_seq_length - 2
+    n = len(starts)
+    if n <= budget:
+      return [(0, n, 0, n)]
+    cuts = {bisect.bisect_left(starts, m.end()) for m in SENTENCE_END.finditer(text)}
+    bounds = sorted(cuts | {0, n})
+    windows = []
+    lo = 0  # first token of the window being filled with whole sentences
+    for first, end in zip(bounds, bounds[1:]):
+      if end - lo <= budget:
+        continue  # this sentence fits too
+      if first > lo:
+        windows.append((lo, first, lo, first))
+      lo = first
+      if end - first > budget:
+        windows += _sliding_windows(first, end, budget)
+        lo = end
+    if lo < n:
+      windows.append((lo, n, lo, n))
+    return windows
 
   # --- filtering ------------------------------------------------------------------------------------------
 
   def allowed(self, original, candidate):
-    if not _is_chinese(candidate) or candidate == original:
+    if not is_cjk_unified(candidate) or candidate == original:
       return False
     return self.confusions is None or candidate in self.confusions.get(original, ())
 
@@ -155,9 +227,24 @@ class Corrector:
     return "".join(chars), edits
 
   def correct(self, texts):
-    """[{"text", "corrected", "edits"}] for a list of sentences."""
+    """[{"text", "corrected", "edits": [{"pos", "from", "to", "prob"}]}] for a list of
+    texts of any length; ``pos`` indexes ``text`` (see the module docstring)."""
     return [dict(zip(("text", "corrected", "edits"), (c.text,) + self.decide(c)))
             for c in self.candidates(texts)]
+
+
+def _sliding_windows(lo, hi, budget):
+  """Windows of ``budget`` tokens over [lo, hi), each half over the last; a token
+  is kept from the window where it has the most context on its nearer side."""
+  firsts = list(range(lo, hi - budget, max(budget // 2, 1))) + [hi - budget]
+  windows = []
+  keep_lo = lo
+  for i, first in enumerate(firsts):
+    # The middle of the overlap with the next window: the hand-over point.
+    keep_hi = (firsts[i + 1] + first + budget) // 2 if i + 1 < len(firsts) else hi
+    windows.append((first, first + budget, keep_lo, keep_hi))
+    keep_lo = keep_hi
+  return windows
 
 
 def _load_confusions(confusion_dir):

@@ -11,8 +11,9 @@ import logging
 
 from absl import app, flags
 
+from csc_pretrain import pair_formats
 from csc_pretrain.create_data import build, mask_probability
-from csc_pretrain.io_utils import run_cli
+from csc_pretrain.io_utils import InputError, check_range, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
@@ -21,9 +22,12 @@ def define_flags():
   flags.DEFINE_string("correct_file", None, "Correct text, one sentence a line, blank line "
                       "between documents.")
   flags.DEFINE_string("wrong_file", None, "The same text with errors, line by line.")
-  flags.DEFINE_string("pairs_file", None, "Pairs instead: num<TAB>wrong<TAB>correct (FASPell) "
-                      "or wrong<TAB>correct.")
-  flags.DEFINE_enum("pairs_layout", "auto", ["auto", "faspell", "tsv"], "Layout of --pairs_file.")
+  flags.DEFINE_string("pairs_file", None, "Pairs instead, in any layout of --pairs_format: "
+                      "wrong<TAB>correct, id<TAB>wrong<TAB>correct (FASPell), space-separated "
+                      "characters (LEMON, ECSpell), JSON (lines), SIGHAN training SGML.")
+  flags.DEFINE_enum("pairs_format", "auto", [f for f in pair_formats.FORMATS if f != "sighan"],
+                    "Layout of --pairs_file (auto: detected; see csc_pretrain.pair_formats).")
+  flags.DEFINE_alias("pairs_layout", "pairs_format")
   flags.DEFINE_string("output_dir", None, "Where correct.txt, wrong.txt, mask_probability.* go.")
   flags.DEFINE_string("confusion_dir", None, "Stage 1 output dir (confusion sets and scores).")
   flags.DEFINE_enum("mode", "corpus", list(mask_probability.MODES),
@@ -48,20 +52,51 @@ def define_flags():
   flags.mark_flag_as_required("output_dir")
 
 
+def check_flags(correct_file=None, wrong_file=None, pairs_file=None, synthetic_rate=0.0,
+                synthetic_phonetic_share=0.7, max_error_ratio=0.3, max_variants=5,
+                base_rate=None, smoothing=mask_probability.SMOOTHING, pairs_format_given=False):
+  """Refuses out-of-range or contradictory flags before any file is read."""
+  if pairs_file and (correct_file or wrong_file):
+    given = "--correct_file" if correct_file else "--wrong_file"
+    raise InputError("--pairs_file", 0, f"cannot be used with {given}: pass one input")
+  if wrong_file and not correct_file:
+    raise InputError("--wrong_file", 0, "needs --correct_file (the same text without errors)")
+  if not (pairs_file or correct_file):
+    raise InputError("--correct_file", 0, "no input: pass --correct_file (with --wrong_file or "
+                     "--synthetic_rate) or --pairs_file")
+  if pairs_format_given and not pairs_file:
+    raise InputError("--pairs_format", 0, "needs --pairs_file")
+  check_range("--max_error_ratio", max_error_ratio, low=0, high=1, low_open=True)
+  check_range("--synthetic_rate", synthetic_rate, low=0, high=1)
+  check_range("--synthetic_phonetic_share", synthetic_phonetic_share, low=0, high=1)
+  check_range("--max_variants", max_variants, low=0)
+  check_range("--base_rate", base_rate, low=0, high=1)
+  check_range("--smoothing", smoothing, low=0)
+
+
 def main(argv):
   del argv
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-  stats = run_cli(lambda: build.build(
-      FLAGS.output_dir, correct_file=FLAGS.correct_file, wrong_file=FLAGS.wrong_file,
-      pairs_file=FLAGS.pairs_file, pairs_layout=FLAGS.pairs_layout,
-      confusion_dir=FLAGS.confusion_dir, mode=FLAGS.mode, synthetic_rate=FLAGS.synthetic_rate,
-      synthetic_phonetic_share=FLAGS.synthetic_phonetic_share, seed=FLAGS.random_seed,
-      max_variants=FLAGS.max_variants, max_error_ratio=FLAGS.max_error_ratio, t2s=FLAGS.t2s,
-      base_rate=FLAGS.base_rate, smoothing=FLAGS.smoothing, split=FLAGS.split,
-      expand=FLAGS.expand, overwrite=FLAGS.overwrite))
+
+  def run():
+    check_flags(FLAGS.correct_file, FLAGS.wrong_file, FLAGS.pairs_file, FLAGS.synthetic_rate,
+                FLAGS.synthetic_phonetic_share, FLAGS.max_error_ratio, FLAGS.max_variants,
+                FLAGS.base_rate, FLAGS.smoothing,
+                FLAGS["pairs_format"].present or FLAGS["pairs_layout"].present)
+    return build.build(
+        FLAGS.output_dir, correct_file=FLAGS.correct_file, wrong_file=FLAGS.wrong_file,
+        pairs_file=FLAGS.pairs_file, pairs_format=FLAGS.pairs_format,
+        confusion_dir=FLAGS.confusion_dir, mode=FLAGS.mode, synthetic_rate=FLAGS.synthetic_rate,
+        synthetic_phonetic_share=FLAGS.synthetic_phonetic_share, seed=FLAGS.random_seed,
+        max_variants=FLAGS.max_variants, max_error_ratio=FLAGS.max_error_ratio, t2s=FLAGS.t2s,
+        base_rate=FLAGS.base_rate, smoothing=FLAGS.smoothing, split=FLAGS.split,
+        expand=FLAGS.expand, overwrite=FLAGS.overwrite)
+
+  stats = run_cli(run)
   logging.info("summary: %s", stats)
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

@@ -8,34 +8,37 @@ import os
 import pickle
 import random
 
-from csc_pretrain.char_meta.formats import read_confusion_sets
+from csc_pretrain import pair_formats
+from csc_pretrain.char_meta.formats import (ERROR_TABLE_PHONETIC, ERROR_TABLE_VISUAL,
+                                            read_confusion_sets)
 from csc_pretrain.create_data import mask_probability as mp
 from csc_pretrain.create_data import pairs as P
 from csc_pretrain.io_utils import InputError, atomic_write, check_can_write
 
 OUTPUT_FILES = ("correct.txt", "wrong.txt", "mask_probability.sav", "mask_probability.tsv",
-                "create_data_stats.json")
+                "observed_confusions.tsv", "create_data_stats.json")
 PICKLE_PROTOCOL = 4  # Python 3.7 (TF 1.15 users) reads protocol 4
 
 
-def _documents(correct_file, wrong_file, pairs_file, pairs_layout):
+def pair_documents(path, fmt="auto"):
+  """A pair file in any csc_pretrain.pair_formats layout, each pair a document of
+  its own (these files hold independent sentences). Training keeps the strict
+  rule: a malformed pair is an error naming file:line; pairs of unequal length
+  pass on, to be aligned."""
+  for rec in pair_formats.read(path, fmt):
+    pair_formats.check(rec, allow=(pair_formats.UNEQUAL,))
+    yield [P.Pair(rec.wrong, rec.correct, (rec.path, rec.line))]
+
+
+def _documents(correct_file, wrong_file, pairs_file, pairs_format):
   if pairs_file:
-    return P.read_pairs_file(pairs_file, pairs_layout)
+    return pair_documents(pairs_file, pairs_format)
   if wrong_file:
     return P.read_parallel(correct_file, wrong_file)
   return P.read_correct_only(correct_file)
 
 
-def _t2s():
-  try:
-    import opencc
-  except ImportError:
-    raise InputError("--t2s", 0, "needs the opencc package: pip install opencc") from None
-  converter = opencc.OpenCC("t2s")
-  return converter.convert
-
-
-def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs_layout="auto",
+def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs_format="auto",
           confusion_dir=None, mode="corpus", synthetic_rate=0.0, synthetic_phonetic_share=0.7,
           seed=12345, max_variants=5, max_error_ratio=0.3, t2s=False, base_rate=None,
           smoothing=mp.SMOOTHING, split=True, expand=True, overwrite=False):
@@ -51,16 +54,24 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
   if mode not in mp.MODES:
     raise InputError("--mode", 0, f"must be one of {', '.join(mp.MODES)}")
 
-  # Confusion sets: the prior, the phonetic/visual filters, synthetic errors.
+  # Confusion sets. The mask-probability prior and its phonetic/visual filters ask
+  # "what was meant by this wrong character": the correction direction. Synthetic
+  # errors ask "what does a writer type for this character": the error direction.
   phonetic_sets = visual_sets = confusability = None
+  error_phonetic = error_visual = None
   if confusion_dir:
     phonetic_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"))
     visual_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"))
     confusability = mp.read_confusability(os.path.join(confusion_dir, "confusion_scores.tsv"))
+    if synthetic_rate > 0:
+      error_phonetic = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_PHONETIC))
+      error_visual = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_VISUAL))
   elif mode != "corpus" or synthetic_rate > 0:
     raise InputError("--confusion_dir", 0, f"mode {mode!r} and synthetic errors need the "
                      "char_meta outputs (run stage 1, pass its --output_dir)")
-  convert = _t2s() if t2s else None
+  convert = pair_formats.t2s if t2s else None
+  if convert:
+    convert("")  # opencc missing: say so before any work
 
   stats = collections.Counter()
   skipped = collections.Counter()
@@ -69,13 +80,13 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
     correct_out = stack.enter_context(atomic_write(paths["correct.txt"]))
     wrong_out = stack.enter_context(atomic_write(paths["wrong.txt"]))
     docs_written = 0
-    for doc_index, doc in enumerate(_documents(correct_file, wrong_file, pairs_file, pairs_layout)):
+    for doc_index, doc in enumerate(_documents(correct_file, wrong_file, pairs_file, pairs_format)):
       if convert:
         doc = [P.Pair(convert(p.wrong), convert(p.correct), p.where) for p in doc]
       if synthetic_rate > 0:
         rng = random.Random(f"{seed}:synthetic:{doc_index}")
         doc = P.add_synthetic_errors(doc, rng, synthetic_rate, synthetic_phonetic_share,
-                                     phonetic_sets, visual_sets)
+                                     error_phonetic, error_visual)
       aligned = []
       for pair in doc:
         stats["pairs_read"] += 1
@@ -128,6 +139,15 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
     result = dict(stats, skipped=dict(skipped), mode=mode, seed=seed,
                   characters_with_probability=len(probs),
                   corpus_error_rate=round(counts.errors / max(1, counts.chinese_chars), 6))
+    # The user's own wrong -> correct confusions, for char_meta --observed (none when
+    # the errors are synthetic: those came from the tables in the first place).
+    f = stack.enter_context(atomic_write(paths["observed_confusions.tsv"]))
+    f.write("# wrong<TAB>correct<TAB>count, from the aligned pairs; for char_meta --observed\n")
+    if synthetic_rate <= 0:
+      observed = [(n, w, c) for w, row in counts.confusions.items() for c, n in row.items()
+                  if w.isprintable() and c.isprintable() and not w.isspace() and not c.isspace()]
+      for n, w, c in sorted(observed, key=lambda x: (-x[0], x[1], x[2])):
+        f.write(f"{w}\t{c}\t{n}\n")
     f = stack.enter_context(atomic_write(paths["create_data_stats.json"]))
     json.dump(result, f, ensure_ascii=False, indent=2, sort_keys=True)
   logging.info("pairs read %d, used %d, skipped %s; %d sentences, %d errors, "

@@ -27,6 +27,7 @@ Speech users want phonetic, OCR users visual.
 """
 
 import collections
+import math
 
 MODES = ("corpus", "phonetic", "visual", "both")
 SMOOTHING = 5.0
@@ -64,17 +65,31 @@ def read_confusability(scores_path):
       if not {"char", "candidate", "phonetic", "visual", "combined", "sets"} <= set(header):
         raise InputError(scores_path, number, "not a char_meta confusion_scores.tsv header")
       continue
+    if not line:
+      continue  # char_meta writes an empty line for a character with no candidates
+    if len(fields) != len(header):
+      raise InputError(scores_path, number, f"malformed score line: {len(fields)} fields, "
+                       f"the header has {len(header)}")
+    char, sets = fields[header["char"]], fields[header["sets"]]
+    if len(char) != 1 or len(fields[header["candidate"]]) != 1:
+      raise InputError(scores_path, number, "malformed score line: char and candidate must be "
+                       "one character each")
+    if set(sets) - set("cpv"):
+      raise InputError(scores_path, number, f"malformed score line: sets {sets!r} is not made "
+                       "of c, p and v")
     try:
-      entry = by_char[fields[header["char"]]]
-      sets = fields[header["sets"]]
-      if "p" in sets:
-        entry["p"].append(float(fields[header["phonetic"]]))
-      if "v" in sets:
-        entry["v"].append(float(fields[header["visual"]]))
-      if "c" in sets:
-        entry["c"].append(max(float(fields[header["phonetic"]]), float(fields[header["visual"]])))
-    except (IndexError, ValueError):
-      raise InputError(scores_path, number, "malformed score line") from None
+      phonetic, visual = float(fields[header["phonetic"]]), float(fields[header["visual"]])
+    except ValueError:
+      raise InputError(scores_path, number, "malformed score line: a score is not a number") from None
+    if not (math.isfinite(phonetic) and math.isfinite(visual)):
+      raise InputError(scores_path, number, "malformed score line: a score is not finite")
+    entry = by_char[char]
+    if "p" in sets:
+      entry["p"].append(phonetic)
+    if "v" in sets:
+      entry["v"].append(visual)
+    if "c" in sets:
+      entry["c"].append(max(phonetic, visual))
   if not by_char:
     raise InputError(scores_path, 0, "no scores")
 

@@ -28,6 +28,7 @@ class Pair:
 
 
 # --- readers: each yields documents (lists of Pairs), streaming ------------------------
+# (pair files in the public layouts are read by csc_pretrain.pair_formats; see build.py)
 
 def read_parallel(correct_path, wrong_path):
   """Two aligned files, one sentence a line, a blank line between documents."""
@@ -54,28 +55,6 @@ def read_parallel(correct_path, wrong_path):
     doc.append(Pair(wrong.strip(), correct.strip(), (wrong_path, number)))
   if doc:
     yield doc
-
-
-def read_pairs_file(path, layout="auto"):
-  """``num<TAB>wrong<TAB>correct`` (FASPell) or ``wrong<TAB>correct`` lines, each
-  pair a document of its own (these files hold independent sentences)."""
-  for number, line in read_lines(path):
-    if not line.strip():
-      continue
-    fields = line.split("\t")
-    kind = layout
-    if kind == "auto":
-      kind = "faspell" if len(fields) == 3 and fields[0].strip().isdigit() else "tsv"
-    if kind == "faspell" and len(fields) == 3 and fields[0].strip().isdigit():
-      wrong, correct = fields[1], fields[2]
-    elif kind == "tsv" and len(fields) == 2:
-      wrong, correct = fields
-    else:
-      want = "num<TAB>wrong<TAB>correct" if kind == "faspell" else "wrong<TAB>correct"
-      raise InputError(path, number, f"expected {want}, got {len(fields)} field(s)")
-    if not wrong.strip() or not correct.strip():
-      raise InputError(path, number, "empty sentence")
-    yield [Pair(wrong.strip(), correct.strip(), (path, number))]
 
 
 def read_correct_only(path):

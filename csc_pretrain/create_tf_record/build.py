@@ -19,12 +19,13 @@ import multiprocessing
 import os
 import pickle
 
-from csc_pretrain.char_meta.formats import read_confusion_sets
+from csc_pretrain.char_meta.formats import (ERROR_TABLE_PHONETIC, ERROR_TABLE_VISUAL,
+                                            read_char_meta_extra, read_confusion_sets)
 from csc_pretrain.create_data import pairs as P
 from csc_pretrain.create_tf_record import instances as I
 from csc_pretrain.create_tf_record import tfrecord
 from csc_pretrain.create_tf_record.tokenization import FullTokenizer, SPECIAL_TOKENS
-from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, read_lines
+from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, check_range
 
 
 def expand_inputs(spec):
@@ -54,14 +55,9 @@ def read_documents(input_files, wrong_files=None):
 def _readings(confusion_dir, keep=None):
   path = os.path.join(confusion_dir, "char_meta_extra.tsv")
   out = {}
-  for number, line in read_lines(path):
-    fields = line.split("\t")
-    if number == 1:
-      if fields[:3] != ["char", "code", "readings"]:
-        raise InputError(path, 1, "not a char_meta_extra.tsv header")
-      continue
-    if keep is None or fields[0] in keep:
-      out[fields[0]] = set(fields[2].split())
+  for _, row in read_char_meta_extra(path, ("char", "code", "readings")):
+    if keep is None or row["char"] in keep:
+      out[row["char"]] = set(row["readings"].split())
   return out
 
 
@@ -73,9 +69,15 @@ def load_mask_probability(path):
     raise InputError(path, 0, "no such file") from None
   except Exception as e:  # pickle raises many kinds
     raise InputError(path, 0, f"not a pickle: {e}") from None
-  if not isinstance(probs, dict) or not probs or not all(
-      isinstance(k, str) and isinstance(v, (int, float)) for k, v in probs.items()):
-    raise InputError(path, 0, "expected a non-empty pickled dict[str, float]")
+  if not isinstance(probs, dict) or not probs:
+    raise InputError(path, 0, f"expected a non-empty pickled dict[str, float], got "
+                     f"{type(probs).__name__}{' (empty)' if not probs else ''}")
+  for key, value in probs.items():
+    # bool is an int to Python, and a NaN weight would poison every draw.
+    if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
+      raise InputError(path, 0, f"expected a pickled dict[str, float]: entry {key!r}: {value!r}")
+    if not 0 <= value <= 1:
+      raise InputError(path, 0, f"mask probability of {key!r} is {value}, not in [0, 1]")
   return probs
 
 
@@ -87,13 +89,14 @@ def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
   if confusion_dir:
     readings = _readings(confusion_dir, ids)
     no_readings = set()
-    phonetic = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"), ids)
+    # Replacements make training errors: the error direction, P(wrong | correct).
+    phonetic = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_PHONETIC), ids)
     for char, cands in phonetic.items():
       mine = readings.get(char, no_readings)
       in_vocab = [c for c in cands if c in ids]
       same[ids[char]] = [ids[c] for c in in_vocab if readings.get(c, no_readings) & mine]
       similar[ids[char]] = [ids[c] for c in in_vocab if not readings.get(c, no_readings) & mine]
-    visual_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"), ids)
+    visual_sets = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_VISUAL), ids)
     for char, cands in visual_sets.items():
       visual[ids[char]] = [ids[c] for c in cands if c in ids]
   if mask_probability:
@@ -209,15 +212,31 @@ def _ordered_map(pool, fn, items, window):
     yield pending.popleft().get()
 
 
+def check_flags(config, dupe_factor=10, num_workers=None, chunk_documents=1000):
+  """Refuses out-of-range or contradictory settings before any work starts."""
+  # [CLS] A [SEP] B [SEP] needs 3 special tokens and a token on each side; one segment, 2 and 1.
+  specials = 2 if config.single_segment else 3
+  segments = 1 if config.single_segment else 2
+  check_range("--max_seq_length", config.max_seq_length, low=specials + segments)
+  check_range("--max_predictions_per_seq", config.max_predictions_per_seq, low=1)
+  if config.max_predictions_per_seq > config.max_seq_length - specials:
+    raise InputError("--max_predictions_per_seq", 0, f"{config.max_predictions_per_seq} is more "
+                     f"than the {config.max_seq_length - specials} non-special positions of "
+                     f"--max_seq_length {config.max_seq_length}")
+  check_range("--masked_lm_prob", config.masked_lm_prob, low=0, high=1, low_open=True)
+  check_range("--short_seq_prob", config.short_seq_prob, low=0, high=1)
+  check_range("--dupe_factor", dupe_factor, low=1)
+  check_range("--num_workers", num_workers, low=1)
+  check_range("--chunk_documents", chunk_documents, low=1)
+
+
 def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_probability_file=None,
           confusion_dir=None, config=None, dupe_factor=10, random_seed=12345, do_lower_case=True,
           num_workers=None, chunk_documents=1000, overwrite=False, progress_bar=True,
           keep_examples=0):
   """Runs the stage. Returns (stats dict, up to ``keep_examples`` first instances)."""
   config = config or I.MaskingConfig()
-  if config.max_seq_length < 5 or config.max_predictions_per_seq < 1:
-    raise InputError("--max_seq_length", 0, "needs max_seq_length >= 5 and "
-                     "max_predictions_per_seq >= 1")
+  check_flags(config, dupe_factor, num_workers, chunk_documents)
   outputs = [p.strip() for p in output_file.split(",") if p.strip()]
   stats_path = outputs[0] + ".stats.json"
   check_can_write(outputs + [stats_path], overwrite)

@@ -16,7 +16,8 @@ from absl import app, flags
 
 from csc_pretrain.create_tf_record.build import expand_inputs
 from csc_pretrain.create_tf_record.tokenization import build_vocab
-from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, read_lines, run_cli
+from csc_pretrain.io_utils import (InputError, atomic_write, check_can_write, check_range,
+                                   quiet_tensorflow, read_lines, run_cli)
 
 FLAGS = flags.FLAGS
 
@@ -32,17 +33,18 @@ def define_flags():
 
 
 def char_meta_counts(char_meta_dir):
+  from csc_pretrain.char_meta.formats import read_char_meta_extra
   path = os.path.join(char_meta_dir, "char_meta_extra.tsv")
   counts = {}
-  for number, line in read_lines(path):
-    fields = line.split("\t")
-    if number == 1:
-      if "frequency" not in fields:
-        raise InputError(path, 1, "not a char_meta_extra.tsv header")
-      col = fields.index("frequency")
-      continue
-    if len(fields[0]) == 1 and 0x4E00 <= ord(fields[0]) <= 0x9FFF:
-      counts[fields[0]] = int(fields[col])
+  for number, row in read_char_meta_extra(path, ("char", "frequency")):
+    try:
+      count = int(row["frequency"])
+    except ValueError:
+      raise InputError(path, number, f"frequency {row['frequency']!r} is not an integer") from None
+    if count < 0:
+      raise InputError(path, number, f"frequency {count} is negative")
+    if 0x4E00 <= ord(row["char"]) <= 0x9FFF:
+      counts[row["char"]] = count
   return counts
 
 
@@ -50,6 +52,10 @@ def main(argv):
   del argv
 
   def run():
+    if not (FLAGS.input_file or FLAGS.char_meta_dir):
+      raise InputError("--input_file", 0, "nothing to build from: pass --input_file and/or "
+                       "--char_meta_dir")
+    check_range("--max_size", FLAGS.max_size, low=1)
     check_can_write([FLAGS.output], FLAGS.overwrite)
     corpus = collections.Counter()
     for path in expand_inputs(FLAGS.input_file) if FLAGS.input_file else []:
@@ -61,7 +67,10 @@ def main(argv):
     counts = {ch: n * scale for ch, n in corpus.items()}
     for ch, n in general.items():
       counts[ch] = counts.get(ch, 0) + n
-    vocab = build_vocab([], counts, FLAGS.max_size)
+    try:
+      vocab = build_vocab([], counts, FLAGS.max_size)
+    except ValueError as e:  # a max_size below the special tokens, ASCII and continuations
+      raise InputError("--max_size", 0, str(e)) from None
     with atomic_write(FLAGS.output) as f:
       f.write("\n".join(vocab) + "\n")
     print(f"wrote {len(vocab)} tokens to {FLAGS.output}")
@@ -70,5 +79,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

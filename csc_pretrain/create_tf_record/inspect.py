@@ -15,7 +15,7 @@ from absl import app, flags
 from csc_pretrain.create_tf_record import tfrecord
 from csc_pretrain.create_tf_record.build import expand_inputs
 from csc_pretrain.create_tf_record.tokenization import load_vocab
-from csc_pretrain.io_utils import InputError, run_cli
+from csc_pretrain.io_utils import InputError, check_range, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
@@ -38,25 +38,55 @@ def feature_spec(max_seq_length, max_predictions_per_seq):
           for name, dtype, key in tfrecord.SCHEMA}
 
 
+def numbered_records(path):
+  """Yields ``(record_number, raw_record, tf.train.Example)``; a truncated or corrupt record is an
+  InputError naming ``path:record_number``, never a traceback or a silent stop."""
+  import tensorflow as tf
+  from google.protobuf.message import DecodeError
+  n = 0
+  records = tfrecord.read_records(path)
+  while True:
+    try:
+      record = next(records)
+    except StopIteration:
+      return
+    except ValueError as e:  # framing / CRC problems, worded as "path: what"
+      raise InputError(path, n + 1, f"record {n + 1}: {str(e).split(': ', 1)[-1]}") from None
+    except OSError as e:
+      raise InputError(path, 0, f"cannot read: {e.strerror or e}") from None
+    n += 1
+    try:
+      example = tf.train.Example.FromString(record)
+    except DecodeError as e:
+      raise InputError(path, n, f"record {n} is not a tf.train.Example: {e}") from None
+    yield n, record, example
+
+
+def check_flags(max_seq_length, max_predictions_per_seq, show=0):
+  """Refuses lengths no record can have before any file is read."""
+  check_range("--max_seq_length", max_seq_length, low=3)
+  check_range("--max_predictions_per_seq", max_predictions_per_seq, low=1)
+  if max_predictions_per_seq > max_seq_length:
+    raise InputError("--max_predictions_per_seq", 0, f"{max_predictions_per_seq} is more than "
+                     f"--max_seq_length {max_seq_length}")
+  check_range("--show", show, low=0)
+
+
 def check_records(paths, max_seq_length, max_predictions_per_seq):
   """Yields each record parsed to numpy arrays; raises InputError on the first bad one."""
   import tensorflow as tf
   spec = feature_spec(max_seq_length, max_predictions_per_seq)
   for path in paths:
-    try:
-      for n, record in enumerate(tfrecord.read_records(path), start=1):
-        example = tf.train.Example.FromString(record)
-        names = set(example.features.feature)
-        if names != set(spec):
-          raise InputError(path, n, f"record features {sorted(names)} are not Google's "
-                           f"{sorted(spec)}")
-        try:
-          parsed = tf.io.parse_single_example(record, spec)
-        except tf.errors.InvalidArgumentError as e:
-          raise InputError(path, n, f"record does not fit the schema: {e.message.splitlines()[0]}") from None
-        yield path, n, {k: v.numpy() for k, v in parsed.items()}
-    except ValueError as e:  # framing / CRC problems
-      raise InputError(path, 0, str(e)) from None
+    for n, record, example in numbered_records(path):
+      names = set(example.features.feature)
+      if names != set(spec):
+        raise InputError(path, n, f"record features {sorted(names)} are not Google's "
+                         f"{sorted(spec)}")
+      try:
+        parsed = tf.io.parse_single_example(record, spec)
+      except tf.errors.InvalidArgumentError as e:
+        raise InputError(path, n, f"record does not fit the schema: {e.message.splitlines()[0]}") from None
+      yield path, n, {k: v.numpy() for k, v in parsed.items()}
 
 
 def render(parsed, inv_vocab):
@@ -74,6 +104,7 @@ def main(argv):
   del argv
 
   def run():
+    check_flags(FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, FLAGS.show)
     inv_vocab = list(load_vocab(FLAGS.vocab_file))
     count = 0
     for path, n, parsed in check_records(expand_inputs(FLAGS.input_file), FLAGS.max_seq_length,
@@ -92,5 +123,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

@@ -10,7 +10,7 @@ import os
 
 from absl import app, flags
 
-from csc_pretrain.io_utils import InputError, run_cli
+from csc_pretrain.io_utils import InputError, check_range, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
@@ -42,16 +42,29 @@ def main(argv):
   del argv
 
   def run():
+    check_range("--top_k", FLAGS.top_k, low=1)
+    if FLAGS.include_nsp and FLAGS.format != "hf":
+      raise InputError("--include_nsp", 0, "applies to --format hf only")
     from csc_pretrain.export import hf, savedmodel
     from csc_pretrain.run_pretraining import checkpoint, modeling
     prefix = checkpoint.resolve(FLAGS.checkpoint)
     config_path = _side_file(FLAGS.bert_config_file, prefix, "bert_config.json")
     bert_config = modeling.BertConfig.from_json_file(config_path)
+    if FLAGS.format == "savedmodel" and FLAGS.top_k > bert_config.vocab_size:
+      raise InputError("--top_k", 0, f"{FLAGS.top_k} is more than vocab_size "
+                       f"{bert_config.vocab_size} in {config_path}")
+    if os.path.exists(FLAGS.output) and not os.path.isdir(FLAGS.output):
+      raise InputError(FLAGS.output, 0, "exists and is not a directory")
     if os.path.exists(FLAGS.output) and os.listdir(FLAGS.output) and not FLAGS.overwrite:
       raise InputError(FLAGS.output, 0, "exists and is not empty; refusing to overwrite "
                        "(pass --overwrite)")
     if FLAGS.format == "hf":
+      from csc_pretrain.create_tf_record.tokenization import load_vocab
       vocab = _side_file(FLAGS.vocab_file, prefix, "vocab.txt")
+      size = len(load_vocab(vocab))  # empty, duplicate or missing special tokens: file:line
+      if size != bert_config.vocab_size:
+        raise InputError(vocab, 0, f"{size} tokens but vocab_size {bert_config.vocab_size} in "
+                         f"{config_path}")
       reader, shapes = checkpoint.read_shapes(prefix)
       written = hf.export(reader, list(shapes), bert_config, vocab, FLAGS.output, FLAGS.include_nsp)
       print(f"wrote {len(written)} tensors to {FLAGS.output}/model.safetensors "
@@ -65,5 +78,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

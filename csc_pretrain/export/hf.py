@@ -92,13 +92,20 @@ def export(reader, names, bert_config, vocab_file, output_dir, include_nsp=False
   missing = [n for n in _FIXED if n not in names]
   if missing:
     raise InputError("--checkpoint", 0, "not a BERT pretraining checkpoint: missing " + ", ".join(missing))
+  # Everything is read before anything is written: a bad input leaves no partial export.
+  with open(vocab_file, encoding="utf-8") as f:
+    vocab = f.read()
   os.makedirs(output_dir, exist_ok=True)
   tmp = os.path.join(output_dir, ".model.safetensors.tmp")
-  save_file(state, tmp, metadata={"format": "pt"})
-  set_default_mode(tmp)
-  os.replace(tmp, os.path.join(output_dir, "model.safetensors"))
+  try:
+    save_file(state, tmp, metadata={"format": "pt"})
+    set_default_mode(tmp)
+    os.replace(tmp, os.path.join(output_dir, "model.safetensors"))
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
   with atomic_write(os.path.join(output_dir, "config.json")) as f:
     json.dump(hf_config(bert_config, include_nsp), f, indent=2)
-  with open(vocab_file, encoding="utf-8") as src, atomic_write(os.path.join(output_dir, "vocab.txt")) as dst:
-    dst.write(src.read())
+  with atomic_write(os.path.join(output_dir, "vocab.txt")) as f:
+    f.write(vocab)
   return sorted(state)

@@ -10,6 +10,10 @@ float32 [batch, seq, k], the k likeliest tokens at every position; with
    "instances": [{"input_ids": [...], "input_mask": [...], "segment_ids": [...]}]}
 """
 
+import os
+import shutil
+import tempfile
+
 import tensorflow as tf
 
 from csc_pretrain.run_pretraining import modeling
@@ -38,7 +42,30 @@ def export(model, output_dir, output="topk", top_k=5):
       tf.TensorSpec([None, None], tf.int32, name="input_ids"),
       tf.TensorSpec([None, None], tf.int32, name="input_mask"),
       tf.TensorSpec([None, None], tf.int32, name="segment_ids"))
-  tf.saved_model.save(serving, output_dir, signatures={"serving_default": fn})
+  # Saved next to the destination and renamed into place: a failure leaves no half SavedModel.
+  output_dir = os.path.abspath(output_dir)
+  parent = os.path.dirname(output_dir)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix="." + os.path.basename(output_dir) + ".", suffix=".tmp", dir=parent)
+  umask = os.umask(0)
+  os.umask(umask)
+  os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700
+  old = None
+  try:
+    tf.saved_model.save(serving, tmp, signatures={"serving_default": fn})
+    if os.path.isdir(output_dir):
+      old = tmp + ".old"
+      os.replace(output_dir, old)
+    os.replace(tmp, output_dir)
+  except BaseException:
+    if old is not None and not os.path.exists(output_dir):
+      os.replace(old, output_dir)
+      old = None
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  finally:
+    if old is not None:
+      shutil.rmtree(old, ignore_errors=True)
 
 
 def load_model(prefix, bert_config):

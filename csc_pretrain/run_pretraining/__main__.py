@@ -12,7 +12,7 @@ import logging
 
 from absl import app, flags
 
-from csc_pretrain.io_utils import InputError, run_cli
+from csc_pretrain.io_utils import InputError, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
@@ -117,5 +117,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

@@ -32,11 +32,102 @@ def resolve(path):
   return path
 
 
-def read_shapes(prefix):
+class Reader:
+  """A checkpoint reader whose every failure is an InputError naming the checkpoint.
+
+  ``tf.train.load_checkpoint`` reads only the .index; a missing, truncated or
+  corrupt data file shows when a tensor is read, as an OpError or (a short read)
+  an IndexError with a traceback. ``open_reader`` checks the data files' sizes
+  up front, and ``get_tensor`` turns what is left (bad checksums) into one line.
+  """
+
+  def __init__(self, prefix, reader):
+    self.prefix = prefix
+    self._reader = reader
+
+  def get_variable_to_shape_map(self):
+    return self._reader.get_variable_to_shape_map()
+
+  def get_variable_to_dtype_map(self):
+    return self._reader.get_variable_to_dtype_map()
+
+  def has_tensor(self, name):
+    return self._reader.has_tensor(name)
+
+  def get_tensor(self, name):
+    try:
+      return self._reader.get_tensor(name)
+    except (tf.errors.OpError, IndexError, ValueError, RuntimeError) as e:
+      raise InputError(_data_path(self.prefix), 0, f"corrupt checkpoint: cannot read {name}: "
+                       f"{_first_line(e)}") from None
+
+
+def _first_line(error):
+  lines = str(error).strip().splitlines()
+  return lines[0] if lines else type(error).__name__
+
+
+def _data_files(prefix):
+  directory, base = os.path.split(prefix)
+  pattern = re.compile(re.escape(base) + r"\.data-(\d+)-of-(\d+)$")
+  found = []
+  for f in os.listdir(directory or "."):
+    m = pattern.match(f)
+    if m:
+      found.append((int(m.group(1)), int(m.group(2)), os.path.join(directory, f)))
+  return sorted(found)
+
+
+def _data_path(prefix):
+  """The data file to name in an error: the only shard, else the prefix."""
+  files = _data_files(prefix)
+  return files[0][2] if len(files) == 1 else prefix
+
+
+def _check_data_files(prefix, reader):
+  """Fails on missing shards or data files shorter than the tensors the index lists.
+
+  SaveV2 writes the tensors' bytes back to back, so the shards together hold at
+  least the sum of their sizes (strings aside, whose size the index does not say).
+  """
+  files = _data_files(prefix)
+  if not files:
+    raise InputError(prefix + ".data-00000-of-00001", 0, "no such file: the checkpoint "
+                     "has an .index but no data file")
+  total = files[0][1]
+  present = {shard for shard, _, _ in files}
+  for shard in range(total):
+    if shard not in present:
+      raise InputError(f"{prefix}.data-{shard:05d}-of-{total:05d}", 0, "no such file: "
+                       "a shard of this checkpoint is missing")
+  shapes = reader.get_variable_to_shape_map()
+  dtypes = reader.get_variable_to_dtype_map()
+  expected = 0
+  for name, shape in shapes.items():
+    if dtypes[name] != tf.string:
+      count = 1
+      for dim in shape:
+        count *= dim
+      expected += count * dtypes[name].size
+  actual = sum(os.path.getsize(path) for _, _, path in files)
+  if actual < expected:
+    raise InputError(_data_path(prefix), 0, f"truncated checkpoint: {actual} bytes of data, "
+                     f"the index lists {expected}")
+
+
+def open_reader(prefix):
+  """A ``Reader`` for the checkpoint at ``prefix``, its data files checked."""
   try:
     reader = tf.train.load_checkpoint(prefix)
-  except (tf.errors.OpError, ValueError) as e:
-    raise InputError(prefix, 0, f"unreadable checkpoint: {str(e).splitlines()[0]}") from None
+  except (tf.errors.OpError, ValueError, IndexError, RuntimeError) as e:
+    raise InputError(prefix + ".index", 0, f"unreadable checkpoint: {_first_line(e)}") from None
+  _check_data_files(prefix, reader)
+  return Reader(prefix, reader)
+
+
+def read_shapes(prefix):
+  """``(reader, {name: shape})`` of a checkpoint; InputError if it is unreadable."""
+  reader = open_reader(prefix)
   return reader, reader.get_variable_to_shape_map()
 
 

@@ -19,28 +19,26 @@ def check_records(paths, max_seq_length, max_predictions_per_seq, vocab_size, sa
   """Fails with file and record number if the first records do not fit the flags."""
   want = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
           None: 1}
+  from csc_pretrain.create_tf_record.inspect import numbered_records
   for path in paths:
-    try:
-      for n, raw in enumerate(tfrecord.read_records(path), start=1):
-        if n > sample:
-          break
-        features = tf.train.Example.FromString(raw).features.feature
-        for name, dtype, key in tfrecord.SCHEMA:
-          if name not in features:
-            raise InputError(path, n, f"record {n} has no feature {name!r}: not Google's schema")
-          values = (features[name].int64_list.value if dtype == "int64"
-                    else features[name].float_list.value)
-          if len(values) != want[key]:
-            flag = f"--{key}" if key else "the schema"
-            raise InputError(path, n, f"record {n} has {name} of length {len(values)} but "
-                             f"{flag} is {want[key]}: make the records and train with the same "
-                             "lengths")
-        top = max(features["input_ids"].int64_list.value)
-        if top >= vocab_size:
-          raise InputError(path, n, f"record {n} has token id {top} >= vocab_size {vocab_size} "
-                           "in the BERT config: records made with another vocab?")
-    except ValueError as e:
-      raise InputError(path, 0, str(e)) from None
+    for n, _, example in numbered_records(path):
+      if n > sample:
+        break
+      features = example.features.feature
+      for name, dtype, key in tfrecord.SCHEMA:
+        if name not in features:
+          raise InputError(path, n, f"record {n} has no feature {name!r}: not Google's schema")
+        values = (features[name].int64_list.value if dtype == "int64"
+                  else features[name].float_list.value)
+        if len(values) != want[key]:
+          flag = f"--{key}" if key else "the schema"
+          raise InputError(path, n, f"record {n} has {name} of length {len(values)} but "
+                           f"{flag} is {want[key]}: make the records and train with the same "
+                           "lengths")
+      top = max(features["input_ids"].int64_list.value)
+      if top >= vocab_size:
+        raise InputError(path, n, f"record {n} has token id {top} >= vocab_size {vocab_size} "
+                         "in the BERT config: records made with another vocab?")
 
 
 def make_dataset(paths, spec, batch_size, accumulation_steps=1, training=True, skip_batches=0,

@@ -35,11 +35,29 @@ class BertConfig:
   @classmethod
   def from_json_file(cls, path):
     raw = read_json(path)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    # Google's configs carry extra keys (directionality, pooler_*); they do not change the model.
-    config = cls(**{k: v for k, v in raw.items() if k in fields}) if "vocab_size" in raw else None
-    if config is None:
+    if not isinstance(raw, dict):
+      raise InputError(path, 0, f"not a BERT config: a JSON {type(raw).__name__}, not an object")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if "vocab_size" not in raw:
       raise InputError(path, 0, "not a BERT config: no vocab_size")
+    # Google's configs carry extra keys (directionality, pooler_*); they do not change the model.
+    values = {k: v for k, v in raw.items() if k in fields}
+    for key, value in values.items():
+      kind = fields[key].type
+      # JSON has no int/float split beyond "1" vs "1.0"; bool is an int to Python, so refuse it.
+      ok = (isinstance(value, str) if kind is str else
+            isinstance(value, int) and not isinstance(value, bool) if kind is int else
+            isinstance(value, (int, float)) and not isinstance(value, bool))
+      if not ok:
+        raise InputError(path, 0, f"{key} is {value!r}: expected {kind.__name__}")
+      if kind is int and value < 1:
+        raise InputError(path, 0, f"{key} is {value}: must be >= 1")
+    config = cls(**values)
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+      if not 0 <= getattr(config, key) < 1:
+        raise InputError(path, 0, f"{key} is {getattr(config, key)}: must be in [0, 1)")
+    if not config.initializer_range > 0:
+      raise InputError(path, 0, f"initializer_range is {config.initializer_range}: must be > 0")
     if config.hidden_size % config.num_attention_heads:
       raise InputError(path, 0, f"hidden_size {config.hidden_size} is not a multiple of "
                        f"num_attention_heads {config.num_attention_heads}")

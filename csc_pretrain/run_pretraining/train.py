@@ -8,6 +8,7 @@ Losses are carried as sums and counts, so one step over k micro-batches on r
 replicas computes exactly what one step over the whole batch would.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -18,7 +19,7 @@ import time
 import tensorflow as tf
 
 from csc_pretrain.create_tf_record.build import expand_inputs
-from csc_pretrain.io_utils import InputError, atomic_write
+from csc_pretrain.io_utils import InputError, atomic_write, check_range
 from csc_pretrain.run_pretraining import checkpoint, data, modeling, optimization
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -258,6 +259,38 @@ def metrics_from_sums(sums, use_nsp=True):
 
 # --- the run -------------------------------------------------------------------------------------------
 
+def check_flags(cfg):
+  """Refuses out-of-range or contradictory settings before anything is read or built."""
+  for flag in ("max_seq_length", "max_predictions_per_seq", "train_batch_size", "eval_batch_size",
+               "gradient_accumulation_steps", "num_train_steps", "save_checkpoints_steps",
+               "log_every_steps"):
+    check_range("--" + flag, getattr(cfg, flag), low=1)
+  # Warmup longer than the run is legal, as in Google's code: the rate never peaks.
+  for flag in ("num_warmup_steps", "keep_checkpoint_max", "max_eval_steps", "eval_every_steps",
+               "early_stopping_patience", "early_stopping_min_steps", "num_cpu_devices"):
+    check_range("--" + flag, getattr(cfg, flag), low=0)
+  if cfg.max_predictions_per_seq > cfg.max_seq_length:
+    raise InputError("--max_predictions_per_seq", 0, f"{cfg.max_predictions_per_seq} is more than "
+                     f"--max_seq_length {cfg.max_seq_length}")
+  # 0 is legal: a run that only evaluates, or tests early stopping, trains nothing on purpose.
+  check_range("--learning_rate", cfg.learning_rate, low=0)
+  for flag in ("early_stopping_mode", "best_mode"):
+    if getattr(cfg, flag) not in ("min", "max"):
+      raise InputError("--" + flag, 0, f"must be min or max, got {getattr(cfg, flag)!r}")
+  if cfg.mixed_precision not in ("none", "bf16", "fp16"):
+    raise InputError("--mixed_precision", 0, "must be none, bf16 or fp16")
+  if cfg.distribution_strategy not in ("auto", "none", "mirrored", "multi_worker"):
+    raise InputError("--distribution_strategy", 0, "must be auto, none, mirrored or "
+                     f"multi_worker, got {cfg.distribution_strategy!r}")
+  if cfg.init_checkpoint_regex and not cfg.init_checkpoint:
+    raise InputError("--init_checkpoint_regex", 0, "needs --init_checkpoint")
+  for flag in ("init_checkpoint_regex", "freeze_regex", "trainable_regex"):
+    try:
+      re.compile(getattr(cfg, flag) or "")
+    except re.error as e:
+      raise InputError("--" + flag, 0, f"not a regular expression: {e}") from None
+
+
 def _check_inputs(cfg, bert_config):
   if not (cfg.do_train or cfg.do_eval):
     raise InputError("--do_train", 0, "nothing to do: pass --do_train and/or --do_eval")
@@ -265,18 +298,11 @@ def _check_inputs(cfg, bert_config):
     raise InputError(cfg.bert_config_file, 0, f"max_position_embeddings "
                      f"{bert_config.max_position_embeddings} < --max_seq_length {cfg.max_seq_length}")
   if cfg.vocab_file:
-    with open(cfg.vocab_file, encoding="utf-8") as f:
-      size = sum(1 for line in f if line.strip())
+    from csc_pretrain.create_tf_record.tokenization import load_vocab
+    size = len(load_vocab(cfg.vocab_file))  # missing, empty or duplicate tokens: file:line
     if size != bert_config.vocab_size:
       raise InputError(cfg.vocab_file, 0, f"{size} tokens but vocab_size {bert_config.vocab_size} "
                        f"in {cfg.bert_config_file}")
-  for flag, value in (("--train_batch_size", cfg.train_batch_size),
-                      ("--gradient_accumulation_steps", cfg.gradient_accumulation_steps),
-                      ("--num_train_steps", cfg.num_train_steps)):
-    if value < 1:
-      raise InputError(flag, 0, "must be >= 1")
-  if cfg.mixed_precision not in ("none", "bf16", "fp16"):
-    raise InputError("--mixed_precision", 0, "must be none, bf16 or fp16")
   train_paths = expand_inputs(cfg.input_file)
   eval_paths = expand_inputs(cfg.eval_input_file) if cfg.eval_input_file else train_paths
   for paths in (train_paths, eval_paths):
@@ -287,6 +313,7 @@ def _check_inputs(cfg, bert_config):
 
 def run(cfg):
   """Trains and/or evaluates; returns the last eval results (or train summary)."""
+  check_flags(cfg)
   bert_config = modeling.BertConfig.from_json_file(cfg.bert_config_file)
   train_paths, eval_paths = _check_inputs(cfg, bert_config)
   if cfg.init_checkpoint:
@@ -302,7 +329,6 @@ def run(cfg):
   tf.random.set_seed(cfg.seed)
   trainer = Trainer(bert_config, cfg, strategy)
   chief = is_chief(strategy)
-  os.makedirs(cfg.output_dir, exist_ok=True)
 
   # Resume from our own last checkpoint, else warm-start from --init_checkpoint.
   latest = tf.train.latest_checkpoint(cfg.output_dir)
@@ -313,6 +339,8 @@ def run(cfg):
     prefix = checkpoint.resolve(cfg.init_checkpoint)
     loaded = checkpoint.restore(prefix, trainer.model.variables_by_name, cfg.init_checkpoint_regex)
     logging.info("initialised %d variables from %s", len(loaded), prefix)
+  # Only now: a checkpoint that fails to load leaves no empty output directory behind.
+  os.makedirs(cfg.output_dir, exist_ok=True)
 
   spec = data.feature_spec(cfg.max_seq_length, cfg.max_predictions_per_seq)
   results = {}
@@ -332,15 +360,34 @@ def _distributed(strategy, paths, spec, per_replica_batch, accumulation, trainin
   return strategy.distribute_datasets_from_function(fn)
 
 
+@contextlib.contextmanager
+def _records_named_on_data_loss(paths):
+  """Names ``file:record`` when tf.data meets a corrupt record past the checked sample.
+
+  tf.data says only "corrupted record at <byte offset>", with a traceback; the
+  records are read again with our own reader to find which one it is.
+  """
+  try:
+    yield
+  except tf.errors.DataLossError as e:
+    from csc_pretrain.create_tf_record.inspect import numbered_records
+    for path in paths:
+      for _ in numbered_records(path):
+        pass
+    message = e.message.split("}}")[-1].strip().splitlines()[0]
+    raise InputError(",".join(paths), 0, f"unreadable records: {message}") from None
+
+
 def evaluate(cfg, trainer, strategy, spec, paths):
   per_replica = max(1, cfg.eval_batch_size // strategy.num_replicas_in_sync)
   ds = _distributed(strategy, paths, spec, per_replica, 1, False, 0)
   totals = {k: 0.0 for k in _SUM_KEYS}
-  for n, batch in enumerate(ds):
-    if cfg.max_eval_steps and n >= cfg.max_eval_steps:
-      break
-    sums = trainer._eval_step(batch)
-    totals = {k: totals[k] + float(sums[k]) for k in _SUM_KEYS}
+  with _records_named_on_data_loss(paths):
+    for n, batch in enumerate(ds):
+      if cfg.max_eval_steps and n >= cfg.max_eval_steps:
+        break
+      sums = trainer._eval_step(batch)
+      totals = {k: totals[k] + float(sums[k]) for k in _SUM_KEYS}
   results = metrics_from_sums(totals, cfg.use_nsp)
   results["global_step"] = int(trainer.global_step.numpy())
   return results
@@ -377,7 +424,9 @@ def _train(cfg, trainer, strategy, spec, train_paths, eval_paths, micro, chief):
   step = start
   try:
     while step < cfg.num_train_steps:
-      sums, lr, norm = trainer._train_step(next(iterator))
+      with _records_named_on_data_loss(train_paths):
+        batch = next(iterator)
+      sums, lr, norm = trainer._train_step(batch)
       step = int(trainer.global_step.numpy())
       window = {k: window[k] + float(sums[k]) for k in _SUM_KEYS}
       examples_seen += cfg.train_batch_size

@@ -4,3 +4,10 @@ strip.py      read any name-based checkpoint, drop optimizer variables, write a 
 __main__.py   python -m csc_pretrain.strip_adam model.ckpt [--output PREFIX]
 Exports to Hugging Face and SavedModel live in csc_pretrain/export/.
 """
+
+# What goes by default: our Adam slots, Google's TF1 optimizer variables, loss-scale
+# state and global_step. Here rather than in strip.py so the CLI can define its
+# flags without loading TensorFlow (which logs before the CLI can quiet it).
+DEFAULT_REMOVE = (r"/adam_[mv]$", r"(^|/)AdamWeightDecayOptimizer", r"/Adam(_\d+)?$",
+                  r"(^|/)beta[12]_power$", r"(^|/)(loss_scale|good_steps)$",
+                  r"(^|/)current_loss_scale$", r"^global_step$")

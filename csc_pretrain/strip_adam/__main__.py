@@ -7,13 +7,13 @@ r"""Stage 5 CLI: strip optimizer slots from a checkpoint.
 
 from absl import app, flags
 
-from csc_pretrain.io_utils import InputError, run_cli
+from csc_pretrain.io_utils import InputError, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-  from csc_pretrain.strip_adam.strip import DEFAULT_REMOVE
+  from csc_pretrain.strip_adam import DEFAULT_REMOVE
   flags.DEFINE_string("output", None, "Output prefix (default: DIR/stripped/model.ckpt-N).")
   flags.DEFINE_list("remove_regex", list(DEFAULT_REMOVE), "Variables matching any of these go.")
   flags.DEFINE_bool("keep_global_step", False, "Keep global_step.")
@@ -27,6 +27,9 @@ def main(argv):
   def run():
     if len(argv) != 2:
       raise InputError("strip_adam", 0, "usage: strip_adam.py CHECKPOINT [--output PREFIX]")
+    if FLAGS.in_place and FLAGS.output:
+      raise InputError("--in_place", 0, "cannot be used with --output: replace the input or "
+                       "write elsewhere, not both")
     from csc_pretrain.strip_adam import strip
     result = strip.strip(argv[1], FLAGS.output, FLAGS.remove_regex, FLAGS.keep_global_step,
                          FLAGS.dtype, FLAGS.in_place, FLAGS.overwrite)
@@ -40,5 +43,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)

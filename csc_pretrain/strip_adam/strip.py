@@ -15,12 +15,10 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from csc_pretrain.io_utils import InputError
+from csc_pretrain.io_utils import InputError, atomic_write
 from csc_pretrain.run_pretraining import checkpoint
+from csc_pretrain.strip_adam import DEFAULT_REMOVE
 
-DEFAULT_REMOVE = (r"/adam_[mv]$", r"(^|/)AdamWeightDecayOptimizer", r"/Adam(_\d+)?$",
-                  r"(^|/)beta[12]_power$", r"(^|/)(loss_scale|good_steps)$",
-                  r"(^|/)current_loss_scale$", r"^global_step$")
 SIDE_FILES = ("bert_config.json", "vocab.txt")
 
 
@@ -84,7 +82,8 @@ def strip(input_path, output_prefix=None, remove=DEFAULT_REMOVE, keep_global_ste
     for side in SIDE_FILES:
       src = os.path.join(src_dir, side)
       if os.path.exists(src) and src_dir != out_dir:
-        shutil.copyfile(src, os.path.join(out_dir, side))
+        with open(src, "rb") as f, atomic_write(os.path.join(out_dir, side), "wb") as out:
+          shutil.copyfileobj(f, out)
   after = checkpoint_size(os.path.join(out_dir, out_base))
   return {"input": prefix, "output": os.path.join(out_dir, out_base), "kept": len(kept),
           "removed": len(dropped), "removed_names": dropped, "bytes_before": before,
@@ -108,5 +107,5 @@ def _save_plain(directory, base, tensors, basename, step):
 
 def same_tensors(prefix_a, prefix_b, names):
   """True when the named tensors are bit-identical in both checkpoints."""
-  a, b = tf.train.load_checkpoint(prefix_a), tf.train.load_checkpoint(prefix_b)
+  a, b = checkpoint.open_reader(prefix_a), checkpoint.open_reader(prefix_b)
   return all(np.array_equal(a.get_tensor(n), b.get_tensor(n)) for n in names)

@@ -1,0 +1,365 @@
+"""The fitted ranking: a log-linear model of real errors, in both directions.
+
+For a row character r and every other character x, a score
+
+    score(r, x) = sum_k weight_k * feature_k(r, x)
+
+ranks x. Its softmax over all x of a row, mixed with a LOOK_ALIKE_SHARE of the
+hand-set mixture's look-alike part (see ``probabilities``), is the probability
+
+    correction direction  P(correct = x | wrong = r)    (confusion_sets.tsv)
+    error direction       P(wrong = x | correct = r)    (confusion_errors.tsv)
+
+Both use the same features, with the column character's frequency: writers
+mean common characters (correction) and also *type* common ones (errors), so
+each direction has its own weights, fitted on real wrong/correct pairs.
+
+Features (all in [0, 1], see FEATURES): sound-alike kinds from phonetic.PhoneticBits
+(same syllable and tone, same syllable other tone, neutral tone, fuzzy initial or
+final, same initial or final; for any readings and for the first ones), the
+continuous phonetic similarity, each visual measure (IDS, component IDS, stroke
+sequence, rendered glyph at two scales) with two hinges so the model can make
+"very alike" count more than "somewhat alike", the log-probabilities of the
+hand-set mixture and its two parts (similarity.mixture: they are normalised per
+row), log frequency of the column character, and whether both are among the
+most common characters (function-character confusions: 的/地/得, 了/的). The
+row character's own frequency is the same for every candidate of its row, so
+a softmax ignores it except through such interactions.
+
+Fitting (``fit``) maximises the log-likelihood of the observed pairs under a
+sampled softmax: per row, the observed targets, the HARD best candidates of a
+fixed proposal score and RANDOM uniformly drawn others (their logits get
+log(rest / RANDOM), so the sum estimates the full softmax), with an L2 penalty.
+Plain numpy, Adam, full batch. Only weights are learnt, never pairs, so the
+ranking carries over to pairs and domains the fitting data never saw; pairs a
+user has seen come in through ``observed`` (build.py --observed).
+"""
+
+import dataclasses
+import json
+import math
+import os
+
+import numpy as np
+
+from csc_pretrain.char_meta import phonetic, similarity
+from csc_pretrain.io_utils import InputError
+
+DIRECTIONS = ("correct", "error")
+# Each visual measure with the two points above which it counts more (hinges).
+HINGES = {"ids": (0.5, 0.75), "struct": (0.5, 0.75), "strokes": (0.5, 0.75),
+          "glyph": (0.5, 0.75), "glyph_coarse": (0.8, 0.9)}
+VISUAL_MEASURES = tuple(HINGES)
+COMMON_RANK = 300          # "both common": each among the 300 most frequent characters
+HARD, RANDOM = 200, 100    # sampled softmax: proposal's best + uniform others
+L2 = 1e-3
+STEPS, LEARNING_RATE = 250, 0.1
+
+_BITS = (("same_tone", phonetic.SAME_TONE), ("same_syllable", phonetic.SAME_SYLLABLE),
+         ("same_tone_first", phonetic.SAME_TONE_FIRST),
+         ("same_syllable_first", phonetic.SAME_SYLLABLE_FIRST),
+         ("neutral_tone", phonetic.NEUTRAL), ("fuzzy_initial", phonetic.FUZZY_INITIAL),
+         ("fuzzy_final", phonetic.FUZZY_FINAL), ("near_same_tone", phonetic.NEAR_SAME_TONE),
+         ("same_initial", phonetic.SAME_INITIAL), ("same_final", phonetic.SAME_FINAL),
+         ("same_initial_tone", phonetic.SAME_INITIAL_TONE),
+         ("same_final_tone", phonetic.SAME_FINAL_TONE))
+FEATURES = (tuple(name for name, _ in _BITS) + ("phonetic",)
+            + tuple(f"{m}{suffix}" for m in VISUAL_MEASURES
+                    for suffix in ("",) + tuple(f"_h{int(h * 100)}" for h in HINGES[m]))
+            + ("mixture", "mixture_phonetic", "mixture_visual")
+            + ("freq", "both_common", "common_sound", "freq_if_homophone",
+               "no_reading"))
+
+# log q of the hand-set mixture and of its parts (similarity.mixture), mapped from
+# [-MIXTURE_FLOOR, 0] to [0, 1]: normalised per row, they know how crowded a
+# row's syllable is, which a per-pair feature cannot.
+MIXTURE_FLOOR = 25.0
+
+# The proposal for hard negatives and the start of the fit: the hand-set mixture
+# (log of its probability, MIXTURE_FLOOR per unit) plus a little of the sound-alike
+# kinds it under-weights, so fuzzy pairs and other tones get into the sample.
+PROPOSAL = {"mixture": MIXTURE_FLOOR, "same_syllable": 2.0, "fuzzy_initial": 2.0,
+            "fuzzy_final": 2.0, "glyph_coarse_h90": 2.0}
+
+
+# Share of the final probability given to the hand-set mixture's look-alike part
+# (similarity.mixture's q_vis, normalised per row): a log-linear score can only *add* evidence, so a
+# close look-alike that sounds nothing alike would stay buried behind the many
+# homophones of real errors; mixing in probability space is an "or".
+LOOK_ALIKE_SHARE = 0.2
+
+
+def probabilities(scores, q_visual, valid, share=LOOK_ALIKE_SHARE):
+  """Row-wise softmax of fitted ``scores`` mixed with the look-alike part ``q_visual``
+  (``raw["look_alike"]`` after ``features``)."""
+  scores = np.where(valid, scores, -np.inf)
+  p = np.exp(scores - scores.max(axis=1, keepdims=True))
+  p /= p.sum(axis=1, keepdims=True)
+  return (1.0 - share) * p + share * np.where(valid, q_visual, 0.0)
+
+
+def default_weights_file():
+  return os.path.join(os.path.dirname(os.path.abspath(__file__)), "ranking_weights.json")
+
+
+@dataclasses.dataclass
+class Tables:
+  """Everything the features of a block of rows need, aligned with ``chars``."""
+  chars: list
+  visual: object          # similarity.VisualTable
+  glyph: object           # glyph.GlyphTable
+  phonetic: object        # phonetic.PhoneticTable
+  bits: object            # phonetic.PhoneticBits
+  freq: np.ndarray        # [N] raw counts
+  has_reading: np.ndarray  # [N] bool
+
+  def __post_init__(self):
+    counts = np.asarray(self.freq, np.float64)
+    self.prior = similarity.frequency_prior(counts)
+    self.log_freq = (np.log1p(counts) / max(math.log1p(counts.max()), 1.0)).astype(np.float32)
+    # Rank by count, ties by index, so "common" is deterministic.
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    self.common = np.zeros(len(counts), bool)
+    self.common[order[:COMMON_RANK]] = counts[order[:COMMON_RANK]] > 0
+
+
+def measures(tables, rows):
+  """The raw pairwise measures of characters ``rows`` against all, each [len(rows), N]."""
+  ids, struct, strokes, visual = tables.visual.take(rows)
+  glyph, glyph_coarse = tables.glyph.take(rows)
+  return {"ids": ids, "struct": struct, "strokes": strokes, "visual": visual,
+          "glyph": glyph, "glyph_coarse": glyph_coarse,
+          "phonetic": tables.phonetic.rows_of(rows), "bits": tables.bits.take(rows)}
+
+
+def features(tables, rows, raw, with_bits=True):
+  """Yields (name, [len(rows), N] float32) for every name in FEATURES, in order
+  (without the sound-alike bit features when not ``with_bits``: see ``scores``)."""
+  bits = raw["bits"]
+  for name, bit in _BITS if with_bits else ():
+    yield name, ((bits & bit) > 0).astype(np.float32)
+  yield "phonetic", raw["phonetic"]
+  for m in VISUAL_MEASURES:
+    x = np.clip(raw[m], 0.0, 1.0)
+    yield m, x
+    for h in HINGES[m]:
+      yield f"{m}_h{int(h * 100)}", np.maximum(x - h, 0.0) / (1.0 - h)
+  valid = np.ones(bits.shape, bool)
+  valid[np.arange(len(rows)), rows] = False
+  # Kept in ``raw``: build.rank_all ranks the phonetic and visual lists by them.
+  raw["mixture"] = similarity.mixture(raw["phonetic"], raw["visual"], tables.prior[None, :],
+                                      valid)[:2]
+  q_phon, q_vis = raw["mixture"]
+  # The look-alike part of the final probabilities (see ``probabilities``). Taking
+  # max(visual, glyph) here instead spread it over too many glyph-alikes: the
+  # look-alike kind lost 10-17 points of cross-set recall@10 on SIGHAN.
+  raw["look_alike"] = q_vis
+  mixed = (1.0 - similarity.VISUAL_SHARE) * q_phon + similarity.VISUAL_SHARE * q_vis
+  # The mixture itself is an "or" of its parts; the parts' logs can only add up ("and").
+  for name, q in (("mixture", mixed), ("mixture_phonetic", q_phon), ("mixture_visual", q_vis)):
+    with np.errstate(divide="ignore"):
+      yield name, (np.maximum(np.log(q), -MIXTURE_FLOOR) / MIXTURE_FLOOR + 1.0).astype(np.float32)
+  col = tables.log_freq[None, :]
+  yield "freq", np.broadcast_to(col, bits.shape)
+  both_common = tables.common[rows][:, None] & tables.common[None, :]
+  yield "both_common", both_common.astype(np.float32)
+  sound = (bits & (phonetic.SAME_INITIAL | phonetic.SAME_FINAL | phonetic.SAME_SYLLABLE)) > 0
+  yield "common_sound", (both_common & sound).astype(np.float32)
+  yield "freq_if_homophone", col * ((bits & phonetic.SAME_SYLLABLE) > 0)
+  yield "no_reading", np.broadcast_to(~tables.has_reading[None, :], bits.shape).astype(np.float32)
+
+
+def scores(tables, rows, raw, weight_sets):
+  """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each)."""
+  # The bit features add up to one lookup per pair: a table over every bit pattern.
+  patterns = np.arange(2 * max(bit for _, bit in _BITS), dtype=np.int64)
+  outs = []
+  for weights in weight_sets:
+    table = np.zeros(len(patterns), np.float32)
+    for name, bit in _BITS:
+      table += np.float32(weights.get(name, 0.0)) * ((patterns & bit) > 0)
+    outs.append(table[raw["bits"]])
+  for name, value in features(tables, rows, raw, with_bits=False):
+    for weights, out in zip(weight_sets, outs):
+      w = weights.get(name, 0.0)
+      if w:
+        out += np.float32(w) * value
+  return outs
+
+
+def score(tables, rows, weights, raw=None):
+  """[len(rows), N] float32 scores of one direction's ``weights`` {feature: w}."""
+  raw = measures(tables, rows) if raw is None else raw
+  return scores(tables, rows, raw, [weights])[0]
+
+
+# --- the weights file -----------------------------------------------------------
+
+def load_weights(path=None):
+  """{direction: {feature: weight}} from a ranking_weights.json."""
+  path = path or default_weights_file()
+  try:
+    with open(path, encoding="utf-8") as f:
+      data = json.load(f)
+  except FileNotFoundError:
+    raise InputError(path, 0, "no such file") from None
+  except (ValueError, UnicodeDecodeError) as e:
+    raise InputError(path, 0, f"not a ranking weights JSON file: {e}") from None
+  if not isinstance(data, dict) or any(d not in data.get("weights", {}) for d in DIRECTIONS):
+    raise InputError(path, 0, "expected {\"weights\": {\"correct\": {...}, \"error\": {...}}}")
+  out = {}
+  for d in DIRECTIONS:
+    unknown = set(data["weights"][d]) - set(FEATURES)
+    if unknown:
+      raise InputError(path, 0, f"unknown features in {d!r}: {', '.join(sorted(unknown))}")
+    out[d] = {k: float(v) for k, v in data["weights"][d].items()}
+  return out
+
+
+def weights_json(weights, note):
+  """The weights file's text: stable key order, rounded, so refits diff cleanly."""
+  data = {"format": "csc_pretrain char_meta ranking weights, see ranking.py",
+          "note": note,
+          "weights": {d: {k: round(float(weights[d].get(k, 0.0)), 4) + 0.0 for k in FEATURES}
+                      for d in DIRECTIONS}}
+  return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+# --- fitting ----------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Sample:
+  """Per row, a fixed set of candidate columns and their features: X [R, M, F]."""
+  rows: np.ndarray        # [R] row indices
+  cols: np.ndarray        # [R, M] column indices (-1 = padding)
+  x: np.ndarray           # [R, M, F] float32
+  offset: np.ndarray      # [R, M] log sampling weight (-inf for padding)
+
+
+def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=32):
+  """Candidate columns of each row: ``must_include[r]`` (the targets), the proposal's
+  ``hard`` best and ``random`` uniform others (seeded per row: deterministic)."""
+  n = len(tables.chars)
+  rows = np.asarray(rows, np.int64)
+  width = hard + random + max([len(v) for v in must_include.values()] + [1])
+  cols = np.full((len(rows), width), -1, np.int64)
+  offset = np.full((len(rows), width), -np.inf, np.float32)
+  x = np.zeros((len(rows), width, len(FEATURES)), np.float32)
+  for start in range(0, len(rows), block):
+    part = rows[start:start + block]
+    raw = measures(tables, part)
+    feats = np.stack([v for _, v in features(tables, part, raw)], axis=-1)
+    proposal = score(tables, part, PROPOSAL, raw)
+    for k, r in enumerate(part):
+      forced = sorted(set(must_include.get(int(r), ())))
+      taken = np.zeros(n, bool)
+      taken[forced] = True
+      taken[r] = True
+      order = np.argsort(-proposal[k], kind="stable")
+      top = [int(c) for c in order[:hard + len(forced) + 1] if not taken[c]][:hard]
+      taken[top] = True
+      rest = np.flatnonzero(~taken)
+      rng = np.random.default_rng(seed * 1_000_003 + int(ord(tables.chars[r])))
+      drawn = np.sort(rng.choice(rest, size=min(random, len(rest)), replace=False))
+      chosen = np.array(forced + top + drawn.tolist(), np.int64)
+      i = start + k
+      cols[i, :len(chosen)] = chosen
+      offset[i, :len(forced) + len(top)] = 0.0
+      if len(drawn):
+        offset[i, len(forced) + len(top):len(chosen)] = math.log(len(rest) / len(drawn))
+      x[i, :len(chosen)] = feats[k, chosen]
+  return Sample(rows, cols, x, offset)
+
+
+def fit_weights(sample_, targets, l2=L2, steps=STEPS, learning_rate=LEARNING_RATE):
+  """Weights maximising sum count * log P(target | row) on ``sample_``.
+
+  ``targets``: [R, M] float32 counts of each candidate as the observed target.
+  Returns {feature: weight}.
+  """
+  x, offset = sample_.x, sample_.offset
+  keep = targets.sum(axis=1) > 0
+  x, offset, targets = x[keep], offset[keep], targets[keep]
+  total = max(float(targets.sum()), 1.0)
+  w = np.array([PROPOSAL.get(k, 0.0) for k in FEATURES], np.float64)
+  m = np.zeros_like(w)
+  v = np.zeros_like(w)
+  valid = np.isfinite(offset)
+  off = np.where(valid, offset, -1e9)
+  row_counts = targets.sum(axis=1, keepdims=True)
+  flat = x.reshape(-1, x.shape[-1])  # matrix-vector products run on BLAS
+  for step in range(1, steps + 1):
+    logits = (flat @ w.astype(np.float32)).reshape(off.shape) + off
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    # d(-loglik)/dw = sum_rows count_row * E_p[x] - sum targets x
+    resid = (row_counts * p - targets).astype(np.float32)
+    grad = (resid.reshape(-1) @ flat).astype(np.float64) / total + l2 * w
+    m = 0.9 * m + 0.1 * grad
+    v = 0.999 * v + 0.001 * grad * grad
+    w -= learning_rate * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+  return {k: float(val) for k, val in zip(FEATURES, w)}
+
+
+def target_matrix(sample_, pair_counts):
+  """[R, M] counts of (row, col) in ``pair_counts`` {(row index, col index): count}."""
+  out = np.zeros(sample_.cols.shape, np.float32)
+  for i, r in enumerate(sample_.rows):
+    for j, c in enumerate(sample_.cols[i]):
+      if c >= 0:
+        out[i, j] = pair_counts.get((int(r), int(c)), 0)
+  return out
+
+
+def ranks(tables, pair_counts, scorers, block=64):
+  """0-based rank of every (row, col) of ``pair_counts`` among all other characters
+  of its row (ties by column index), under each of ``scorers``
+  {name: fn(rows, raw measures) -> [b, N] scores}: {name: {(row, col): rank}}."""
+  by_row = {}
+  for r, c in pair_counts:
+    by_row.setdefault(r, []).append(c)
+  rows = np.array(sorted(by_row), np.int64)
+  n = len(tables.chars)
+  out = {name: {} for name in scorers}
+  for start in range(0, len(rows), block):
+    part = rows[start:start + block]
+    raw = measures(tables, part)
+    for name, fn in scorers.items():
+      s = np.asarray(fn(part, raw), np.float64).copy()
+      s[np.arange(len(part)), part] = -np.inf
+      for k, r in enumerate(part):
+        for c in by_row[int(r)]:
+          t = s[k, c]
+          out[name][(int(r), c)] = int((s[k] > t).sum() + ((s[k] == t) & (np.arange(n) < c)).sum())
+  return out
+
+
+def oriented(pair_counts, index, direction):
+  """{(wrong, correct): n} chars -> {(row, col): n} indices for ``direction``
+  (correct: row = wrong; error: row = correct), pairs outside ``index`` dropped."""
+  out = {}
+  for (w, c), count in pair_counts.items():
+    if w in index and c in index and w != c:
+      key = (index[w], index[c]) if direction == "correct" else (index[c], index[w])
+      out[key] = out.get(key, 0) + count
+  return out
+
+
+def fit(tables, pair_counts, seed=0, log=None):
+  """Both directions' weights fitted to {(wrong, correct): count} pairs."""
+  index = {c: i for i, c in enumerate(tables.chars)}
+  weights = {}
+  for direction in DIRECTIONS:
+    counts = oriented(pair_counts, index, direction)
+    if not counts:
+      raise InputError("fit", 0, "no wrong/correct pair with both characters in the charset")
+    targets = {}
+    for r, c in counts:
+      targets.setdefault(r, []).append(c)
+    s = sample(tables, sorted(targets), targets, seed=seed)
+    weights[direction] = fit_weights(s, target_matrix(s, counts))
+    if log:
+      log(f"fitted {direction} direction on {sum(counts.values())} errors, "
+          f"{len(counts)} pairs, {len(targets)} rows")
+  return weights
