@@ -76,6 +76,19 @@ def reading_similarity(a, b, tone_sensitive=True):
   return float(syllable_similarity([a, b], tone_sensitive)[0, 1])
 
 
+def reading_table(char_readings):
+  """``(syllables, reading_ids)``: the sorted distinct readings, and per character
+  the indices of its readings, padded with a sentinel syllable (index
+  len(syllables)) that matches nothing. [n_chars, max_readings] int32."""
+  syllables = sorted({r for rs in char_readings for r in rs})
+  index = {s: k for k, s in enumerate(syllables)}
+  max_readings = max([len(rs) for rs in char_readings] + [1])
+  reading_ids = np.full((len(char_readings), max_readings), len(syllables), dtype=np.int32)
+  for i, rs in enumerate(char_readings):
+    reading_ids[i, :len(rs)] = [index[r] for r in rs]
+  return syllables, reading_ids
+
+
 class PhoneticTable:
   """Char-by-char phonetic similarity, computed a block of rows at a time.
 
@@ -85,14 +98,8 @@ class PhoneticTable:
   """
 
   def __init__(self, char_readings, tone_sensitive=True):
-    syllables = sorted({r for rs in char_readings for r in rs})
-    index = {s: k for k, s in enumerate(syllables)}
-    n = len(char_readings)
-    self.max_readings = max([len(rs) for rs in char_readings] + [1])
-    # Readings padded with a sentinel syllable (index S) that matches nothing.
-    self.reading_ids = np.full((n, self.max_readings), len(syllables), dtype=np.int32)
-    for i, rs in enumerate(char_readings):
-      self.reading_ids[i, :len(rs)] = [index[r] for r in rs]
+    syllables, self.reading_ids = reading_table(char_readings)
+    self.max_readings = self.reading_ids.shape[1]
     ss = np.zeros((len(syllables) + 1, len(syllables) + 1), dtype=np.float32)
     ss[:-1, :-1] = syllable_similarity(syllables, tone_sensitive)
     by_syllable = ss[:, self.reading_ids[:, 0]]
@@ -159,13 +166,8 @@ class PhoneticBits:
   """Char-by-char sound-alike kind bits (see syllable_bits), a block of rows at a time."""
 
   def __init__(self, char_readings):
-    syllables = sorted({r for rs in char_readings for r in rs})
-    index = {s: k for k, s in enumerate(syllables)}
-    n = len(char_readings)
-    self.max_readings = max([len(rs) for rs in char_readings] + [1])
-    self.reading_ids = np.full((n, self.max_readings), len(syllables), dtype=np.int32)
-    for i, rs in enumerate(char_readings):
-      self.reading_ids[i, :len(rs)] = [index[r] for r in rs]
+    syllables, self.reading_ids = reading_table(char_readings)
+    self.max_readings = self.reading_ids.shape[1]
     ss = np.zeros((len(syllables) + 1, len(syllables) + 1), dtype=np.int32)
     if syllables:
       ss[:-1, :-1] = syllable_bits(syllables)
