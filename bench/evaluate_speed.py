@@ -35,6 +35,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 from csc_pretrain.char_meta.decompose import is_cjk_unified  # noqa: E402
 from csc_pretrain.create_tf_record.tokenization import build_vocab  # noqa: E402
+from csc_pretrain.io_utils import quiet_tensorflow  # noqa: E402
 
 CONFIG = os.path.join(ROOT, "configs", "bert_config_tiny.json")
 LATIN = ["computer", "CT", "MRI", "iPhone", "PDF", "https://example.com/a?b=1", "COVID-19", "mg"]
@@ -135,6 +136,7 @@ def main():
   parser.add_argument("--skip_evaluate", action="store_true", help="only time Corrector.correct")
   parser.add_argument("--keep", help="write here instead of a temp dir (and keep it)")
   args = parser.parse_args()
+  quiet_tensorflow()
   root = args.keep or tempfile.mkdtemp(prefix="evaluate_bench_")
   try:
     t = time.time()

@@ -9,6 +9,7 @@ bert_config.json and vocab.txt are taken from the flags or from next to the chec
 import os
 
 from absl import app, flags
+from absl import logging as absl_logging
 
 from csc_pretrain.io_utils import InputError, check_range, quiet_tensorflow, run_cli
 
@@ -71,6 +72,8 @@ def main(argv):
             "(+ config.json, vocab.txt)")
     else:
       model = savedmodel.load_model(prefix, bert_config)
+      # tf.saved_model.save logs its internals (sharding callbacks, renamed inputs) at INFO.
+      absl_logging.set_verbosity(absl_logging.WARNING)
       savedmodel.export(model, FLAGS.output, FLAGS.serving_output, FLAGS.top_k)
       print(f"wrote SavedModel to {FLAGS.output} (signature serving_default)")
 
