@@ -1,5 +1,6 @@
 """Correction, metrics, tuning, evaluation CLI and the HTTP service."""
 
+import contextlib
 import json
 import os
 import random
@@ -193,16 +194,25 @@ def test_tune_and_evaluate_cli(model_dir, tmp_path):
 
 # --- the HTTP service ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def server(model_dir):
+@contextlib.contextmanager
+def serving(corrector, max_chars):
+  """The HTTP service on a free loopback port, in a thread; yields its base URL."""
   from csc_pretrain import serve
-  corrector = Corrector(str(model_dir / "model"), confusion_dir=str(model_dir / "cm"))
-  httpd = serve.make_server(corrector, port=0, max_chars=50, max_batch=4)
+  httpd = serve.make_server(corrector, port=0, max_chars=max_chars, max_batch=4)
   thread = threading.Thread(target=httpd.serve_forever, daemon=True)
   thread.start()
-  yield f"http://127.0.0.1:{httpd.server_port}"
-  httpd.shutdown()
-  httpd.server_close()
+  try:
+    yield f"http://127.0.0.1:{httpd.server_port}"
+  finally:
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+  corrector = Corrector(str(model_dir / "model"), confusion_dir=str(model_dir / "cm"))
+  with serving(corrector, max_chars=50) as url:
+    yield url
 
 
 def _request(url, body=None, raw=None):

@@ -13,7 +13,6 @@ import json
 import random
 import subprocess
 import sys
-import threading
 import urllib.request
 
 import numpy as np
@@ -23,7 +22,7 @@ from csc_pretrain.char_meta.decompose import is_cjk_unified
 from csc_pretrain.correct import corrector as corrector_lib
 from csc_pretrain.correct.corrector import Corrector
 from csc_pretrain.io_utils import InputError
-from tests.test_correct import ROOT, _request, model_dir  # noqa: F401 (model_dir is a fixture)
+from tests.test_correct import ROOT, _request, model_dir, serving  # noqa: F401 (model_dir is a fixture)
 
 MAX_SEQ_LENGTH = 32  # what the test model was trained with
 
@@ -150,13 +149,8 @@ def test_a_word_across_a_fixed_cut_stays_whole(corrector):
 
 @pytest.fixture(scope="module")
 def long_server(corrector):
-  from csc_pretrain import serve
-  httpd = serve.make_server(corrector, port=0, max_chars=1000, max_batch=4)
-  thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-  thread.start()
-  yield f"http://127.0.0.1:{httpd.server_port}"
-  httpd.shutdown()
-  httpd.server_close()
+  with serving(corrector, max_chars=1000) as url:
+    yield url
 
 
 def test_service_corrects_long_texts_the_same_way(corrector, long_server):
