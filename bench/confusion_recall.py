@@ -19,10 +19,12 @@ says so and skips when they are not): for each of the three sets, the weights
 are fitted on the other two and every pair of the held-out set is ranked among
 all characters of the charset (default: all of U+4E00..U+9FFF), by
 
-    old       the hand-set mixture (similarity.mixture) of the previous release
-    new       the fitted ranking (ranking.py) alone: the figure for unseen domains
-    new+obs   the fitted ranking with the two fitting sets' pairs as observed
-              confusions (build.py --observed)
+    old       the hand-set mixture (similarity.mixture) of the first release
+    no prior  the fitted ranking (ranking.py) without the prior features
+    new       the fitted ranking with the two fitting sets' pairs as its prior
+              (jackknifed between them when fitting): the shipped configuration
+    new+obs   that, with the two fitting sets' pairs also as observed confusions
+              (build.py --observed, which puts them first)
 
 in the correction direction (the wrong character's row), split into pairs seen
 and not seen in the fitting sets, and in the error direction (the correct
@@ -121,7 +123,7 @@ def table_recall(sets, counts, kinds_by_char):
 
 def cross_validate(tables, sets_counts, log, args_shares=()):
   index = {c: i for i, c in enumerate(tables.chars)}
-  prior = similarity.frequency_prior(tables.freq)
+  freq_prior = similarity.frequency_prior(tables.freq)
   everything = collections.Counter()
   for counts in sets_counts.values():
     everything.update(counts)
@@ -138,57 +140,73 @@ def cross_validate(tables, sets_counts, log, args_shares=()):
   def old(rows, raw):
     valid = np.ones(raw["bits"].shape, bool)
     valid[np.arange(len(rows)), rows] = False
-    return similarity.mixture(raw["phonetic"], raw["visual"], prior[None, :], valid)[2]
+    return similarity.mixture(raw["phonetic"], raw["visual"], freq_prior[None, :], valid)[2]
 
+  pooled = {}  # (direction label, scorer, subset) -> (ranks, counts, kinds) keyed by fold+pair
   for held_out in SETS:
-    fitting = collections.Counter()
-    for name in SETS:
-      if name != held_out:
-        fitting.update(sets_counts[name])
-    weights = {}
+    fitting = [sets_counts[name] for name in SETS if name != held_out]
+    fitting_sum = collections.Counter()
+    for counts in fitting:
+      fitting_sum.update(counts)
     for direction in ranking.DIRECTIONS:
       s = samples[direction]
-      weights[direction] = ranking.fit_weights(
-          s, ranking.target_matrix(s, ranking.oriented(fitting, index, direction)))
-    for direction in ranking.DIRECTIONS:
+      fitted = {}
+      for use_prior in (False, True):
+        x, y = ranking.jackknifed(s, fitting, index, direction, use_prior)
+        fitted[use_prior] = ranking.fit_weights(x, y)
       test = ranking.oriented(sets_counts[held_out], index, direction)
-      seen = ranking.oriented(fitting, index, direction)
+      seen = ranking.oriented(fitting_sum, index, direction)
+      prior = ranking.Prior(seen, len(tables.chars))
       bonus_pairs = {p: build.OBSERVED_WEIGHT * float(np.log1p(n)) for p, n in seen.items()}
       bonus = similarity._Bonus(bonus_pairs, len(tables.chars))
-      w = weights[direction]
 
-      def new(rows, raw, w=w, share=ranking.LOOK_ALIKE_SHARE):
-        s = ranking.score(tables, rows, w, raw)
+      def new(rows, raw, w=fitted[True], prior=prior, share=ranking.LOOK_ALIKE_SHARE,
+              prior_share=ranking.PRIOR_SHARE):
+        s = ranking.score(tables, rows, w, raw, prior)
         valid = np.ones(s.shape, bool)
         valid[np.arange(len(rows)), rows] = False
-        return ranking.probabilities(s, raw["look_alike"], valid, share)
+        return ranking.probabilities(s, raw["look_alike"], valid, share, rows, prior,
+                                     prior_share)
 
-      def new_obs(rows, raw, w=w, bonus=bonus):
+      def new_obs(rows, raw, bonus=bonus):
         p = new(rows, raw)
         for k, r in enumerate(rows):  # rows are not contiguous: add bonus row by row
           p[k] += bonus.block(int(r), int(r) + 1)[0]
         return p
 
-      scorers = {"old": old, "new": new, "new+obs": new_obs}
+      scorers = {"old": old, "no prior": lambda rows, raw: new(rows, raw, fitted[False], None),
+                 "new": new, "new+obs": new_obs}
       for share in args_shares:
-        scorers[f"new,look-alike share {share}"] = (
-            lambda rows, raw, share=share: new(rows, raw, share=share))
+        scorers[f"new,prior share {share}"] = (
+            lambda rows, raw, share=share: new(rows, raw, prior_share=share))
       t0 = time.time()
       ranks = ranking.ranks(tables, test, scorers)
       log(f"ranked {len(test)} held-out pairs of {held_out}, {direction}, {time.time() - t0:.0f}s")
       kinds_d = kinds[direction]
       label = "wrong->correct" if direction == "correct" else "correct->wrong (error direction)"
+      unseen = {p: n for p, n in test.items() if p not in seen}
       for name in scorers:
+        for subset, counts in (("all pairs", test), ("unseen pairs", unseen)):
+          key = (label, name, subset)
+          pooled.setdefault(key, ({}, {}, {}))
+          for pair, n in counts.items():
+            fold_pair = (held_out,) + pair
+            pooled[key][0][fold_pair] = ranks[name].get(pair, 10 ** 9)
+            pooled[key][1][fold_pair] = n
+            pooled[key][2][fold_pair] = kinds_d[pair]
         print_summary(f"fold: fit {'+'.join(s for s in SETS if s != held_out)}, held out "
                       f"{held_out}; {label}; {name}; all pairs", summary(ranks[name], test, kinds_d))
         if direction == "correct" and not name.startswith("new,"):
-          unseen = {p: n for p, n in test.items() if p not in seen}
           seen_test = {p: n for p, n in test.items() if p in seen}
           print_summary(f"  ... {name}; pairs not seen in the fitting sets",
                         summary(ranks[name], unseen, kinds_d))
           print_summary(f"  ... {name}; pairs seen in the fitting sets",
                         summary(ranks[name], seen_test, kinds_d))
       sys.stdout.flush()
+  print("\npooled over the three folds (each held-out set ranked by the weights and prior "
+        "fitted on the other two)")
+  for (label, name, subset), (ranks, counts, kinds_) in pooled.items():
+    print_summary(f"pooled; {label}; {name}; {subset}", summary(ranks, counts, kinds_))
 
 
 def main():
@@ -199,7 +217,7 @@ def main():
   parser.add_argument("--charset", default=None)
   parser.add_argument("--no_cv", action="store_true")
   parser.add_argument("--shares", type=float, nargs="*", default=[],
-                      help="also rank with these look-alike shares (ranking.LOOK_ALIKE_SHARE)")
+                      help="also rank with these prior shares (ranking.PRIOR_SHARE)")
   args = parser.parse_args()
 
   def log(message):

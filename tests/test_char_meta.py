@@ -1,5 +1,6 @@
 """Stage 1: decomposition, similarity, confusion sets, file formats, bad input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -234,9 +235,11 @@ def test_merged_external_pairs_join_the_sets(sample_dir, tmp_path):
 def test_frequency_from_a_domain_corpus_moves_its_characters_up(sample_dir, tmp_path):
   corpus = tmp_path / "corpus.txt"
   corpus.write_text("仗" * 5000 + "\n", encoding="utf-8")
-  build.build(str(tmp_path / "o"), top_k=20, charset=str(sample_dir / "charset.txt"),
-              freq_corpus=[str(corpus)], progress_bar=False)
-  base = _sets(sample_dir / "run" / "confusion_sets.tsv")["张"]
+  # Without the real-error prior, whose own counts for 张 would hide the effect.
+  for name, corpora in (("base", []), ("o", [str(corpus)])):
+    build.build(str(tmp_path / name), top_k=20, charset=str(sample_dir / "charset.txt"),
+                freq_corpus=corpora, prior_file="", progress_bar=False)
+  base = _sets(tmp_path / "base" / "confusion_sets.tsv")["张"]
   mixed = _sets(tmp_path / "o" / "confusion_sets.tsv")["张"]
   assert mixed.index("仗") < base.index("仗")
 
@@ -336,6 +339,62 @@ def test_fit_runs_end_to_end_on_a_tiny_sample(sample_dir, tmp_path):
   build.build(str(tmp_path / "o"), top_k=10, charset=str(sample_dir / "charset.txt"),
               weights_file=str(weights), progress_bar=False)
   assert _sets(tmp_path / "o" / formats.CORRECTION_TABLE)["在"][0] == "再"
+
+
+def test_fit_on_two_corpora_weighs_the_prior_and_writes_it(sample_dir, tmp_path):
+  # Two corpora of the same confusions: every error of one was seen in the other,
+  # so the jackknifed fit must give "seen" a positive weight.
+  lines = [l for l in open(FIT_PAIRS, encoding="utf-8") if not l.startswith("#")]
+  first, second = tmp_path / "a.tsv", tmp_path / "b.tsv"
+  first.write_text("".join(lines), encoding="utf-8")
+  second.write_text("".join(lines[::-1]), encoding="utf-8")
+  weights, prior = tmp_path / "weights.json", tmp_path / "prior.tsv"
+  result = _cli("fit", "--fit_pairs", f"{first},{second}", "--charset",
+                str(sample_dir / "charset.txt"), "--weights_out", str(weights),
+                "--prior_out", str(prior))
+  assert result.returncode == 0, result.stderr
+  fitted = ranking.load_weights(str(weights))
+  assert fitted["correct"]["seen"] > 0 and fitted["error"]["seen"] > 0
+  summed = formats.read_observed_confusions(str(prior))
+  both = {}
+  for path in (first, second):
+    for pair, n in formats.read_observed_confusions(str(path)).items():
+      both[pair] = both.get(pair, 0) + n
+  assert summed == both
+
+
+def test_prior_pairs_rank_high_in_their_direction_and_can_be_turned_off(sample_dir, tmp_path):
+  prior = tmp_path / "prior.tsv"
+  # 蓝 is neither like 清 in sound nor in shape: only the prior can lift it.
+  prior.write_text("清\t蓝\t50\n", encoding="utf-8")
+  charset = str(sample_dir / "charset.txt")
+  build.build(str(tmp_path / "with"), top_k=20, charset=charset, prior_file=str(prior),
+              progress_bar=False)
+  build.build(str(tmp_path / "without"), top_k=20, charset=charset, prior_file="",
+              progress_bar=False)
+  assert "蓝" in _sets(tmp_path / "with" / formats.CORRECTION_TABLE)["清"][:10]
+  assert "清" in _sets(tmp_path / "with" / formats.ERROR_TABLE)["蓝"][:10]
+  assert "清" not in _sets(tmp_path / "with" / formats.CORRECTION_TABLE)["蓝"]
+  assert "蓝" not in _sets(tmp_path / "without" / formats.CORRECTION_TABLE)["清"]
+  bad = tmp_path / "bad.tsv"
+  bad.write_text("清\t蓝\t2\n清\t蓝\tmany\n", encoding="utf-8")
+  result = _cli("--output_dir", str(tmp_path / "o"), "--charset", charset, "--prior_file", str(bad))
+  assert result.returncode != 0 and f"{bad}:2: count 'many'" in result.stderr
+  assert not (tmp_path / "o").exists() or not os.listdir(tmp_path / "o")
+
+
+def test_shipped_prior_is_real_error_counts_in_the_correction_layout():
+  prior = formats.read_observed_confusions(ranking.default_prior_file())
+  assert len(prior) > 3000 and prior[("的", "地")] > prior.get(("地", "的"), 0) > 0
+  assert "real_error_pairs.tsv" in json.load(open(ranking.default_weights_file()))["note"]
+
+
+@pytest.mark.parametrize("a,b,bit", [("ju1", "qu1", "ASPIRATED"), ("nu3", "nv3", "UMLAUT"),
+                                     ("duo1", "dou1", "NEAR_SYLLABLE_TONE"),
+                                     ("fa1", "pa2", "NEAR_SYLLABLE")])
+def test_learner_sound_confusions_have_their_bits(a, b, bit):
+  bits = phonetic.syllable_bits([a, b, "shuang1"])
+  assert bits[0, 1] & getattr(phonetic, bit) and not bits[0, 2] & getattr(phonetic, bit)
 
 
 def test_fit_refuses_no_pairs_and_bad_commands(tmp_path):

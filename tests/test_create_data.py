@@ -291,3 +291,30 @@ def test_synthetic_errors_draw_from_the_error_direction_tables(tmp_path, confusi
   right = (tmp_path / "out" / "correct.txt").read_text(encoding="utf-8")
   changed = {(w, c) for w, c in zip(wrong, right) if w != c}
   assert changed == {("斈", "学")}
+
+
+def test_synthetic_errors_take_the_observed_confusions_first(tmp_path, confusion_dir):
+  import shutil
+  from csc_pretrain.char_meta import formats
+  cm = tmp_path / "cm"
+  shutil.copytree(confusion_dir, cm)
+  for name in (formats.ERROR_TABLE_PHONETIC, formats.ERROR_TABLE_VISUAL):
+    (cm / name).write_text("学\t斈\n", encoding="utf-8")
+  confusion_dir = str(cm)
+  # 学 -> 雪 is in no confusion table: only --observed can make it.
+  observed = write(tmp_path / "observed.tsv", "# real pairs\n雪\t学\t3\n")
+  correct = write(tmp_path / "c.txt", "我在学校学习。\n" * 200)
+  build.build(str(tmp_path / "out"), correct, confusion_dir=confusion_dir, synthetic_rate=0.5,
+              observed=observed, observed_share=0.5)
+  wrong = (tmp_path / "out" / "wrong.txt").read_text(encoding="utf-8")
+  right = (tmp_path / "out" / "correct.txt").read_text(encoding="utf-8")
+  of_xue = [w for w, c in zip(wrong, right) if c == "学" and w != c]
+  share = of_xue.count("雪") / len(of_xue)
+  assert set(of_xue) == {"雪", "斈"} and 0.35 < share < 0.65, share  # half from --observed
+  with pytest.raises(InputError, match="--synthetic_rate"):
+    build.build(str(tmp_path / "o2"), correct, confusion_dir=confusion_dir, observed=observed)
+  bad = write(tmp_path / "bad.tsv", "雪\t学\t3\n雪学\n")
+  with pytest.raises(InputError, match="bad.tsv:2"):
+    build.build(str(tmp_path / "o3"), correct, confusion_dir=confusion_dir, synthetic_rate=0.5,
+                observed=bad)
+  assert not (tmp_path / "o3").exists() or not os.listdir(tmp_path / "o3")

@@ -54,11 +54,19 @@ def define_flags():
                       "(create_data's observed_confusions.tsv): they come first in both tables.")
   flags.DEFINE_float("observed_weight", build.OBSERVED_WEIGHT, "Probability added to an "
                      "observed pair per log(1 + count) (>= 1.45 puts every observed pair first).")
+  flags.DEFINE_string("prior_file", None, "Real errors, wrong<TAB>correct<TAB>count, for the "
+                      "ranking's prior features (default: the shipped SIGHAN 2013-15 training "
+                      "counts, real_error_pairs.tsv; '' for none).")
   # The fit subcommand.
-  flags.DEFINE_list("fit_pairs", [], "fit: real error pairs, ERROR.txt:CORRECT.txt (line-aligned "
-                    "sentences of equal length) or wrong<TAB>correct<TAB>count files.")
+  flags.DEFINE_list("fit_pairs", [], "fit: real error pairs, one corpus per entry: "
+                    "ERROR.txt:CORRECT.txt (line-aligned sentences of equal length) or "
+                    "wrong<TAB>correct<TAB>count files. With two or more, the prior's weights "
+                    "are fitted too (each corpus against the others').")
   flags.DEFINE_string("weights_out", None, "fit: where to write the weights (default: the "
                       "shipped ranking_weights.json).")
+  flags.DEFINE_string("prior_out", None, "fit: where to write the summed pair counts, the "
+                      "prior that goes with the weights (default: real_error_pairs.tsv "
+                      "next to --weights_out).")
 
 
 def _merge_spec(spec):
@@ -86,17 +94,15 @@ def check_flags(top_k, block_size, merge_bonus, decomposition_file=None, ids_fil
                      "shape sources, pass one")
 
 
-def _fit_pairs(specs):
-  """{(wrong, correct): count} summed over ``specs``."""
-  counts = {}
+def _fit_corpora(specs):
+  """One {(wrong, correct): count} per spec."""
+  corpora = []
   for spec in specs:
     if ":" in spec and not os.path.exists(spec):
-      pairs = formats.read_parallel_confusions(*spec.split(":", 1))
+      corpora.append(formats.read_parallel_confusions(*spec.split(":", 1)))
     else:
-      pairs = formats.read_observed_confusions(spec)
-    for pair, count in pairs.items():
-      counts[pair] = counts.get(pair, 0) + count
-  return counts
+      corpora.append(formats.read_observed_confusions(spec))
+  return corpora
 
 
 def _refuse(command):
@@ -110,20 +116,31 @@ def fit():
   if not FLAGS.fit_pairs:
     raise InputError("--fit_pairs", 0, "fit needs at least one pair file")
   out = FLAGS.weights_out or ranking.default_weights_file()
-  counts = _fit_pairs(FLAGS.fit_pairs)
+  # The prior belongs with its weights: by default it goes next to them.
+  prior_out = FLAGS.prior_out or os.path.join(os.path.dirname(os.path.abspath(out)),
+                                              os.path.basename(ranking.default_prior_file()))
+  corpora = _fit_corpora(FLAGS.fit_pairs)
+  counts = {}
+  for corpus in corpora:
+    for pair, n in corpus.items():
+      counts[pair] = counts.get(pair, 0) + n
   chars, infos, _ = build.load_sources(
       charset=FLAGS.charset, decomposition_file=FLAGS.decomposition_file, ids_file=FLAGS.ids_file,
       faspell_char_meta=FLAGS.faspell_char_meta, freq_file=FLAGS.freq_file,
       freq_corpus=FLAGS.freq_corpus)
   tables = build.make_tables(chars, infos, FLAGS.font, FLAGS.font_index,
                              not FLAGS.tone_insensitive)
-  weights = ranking.fit(tables, counts, log=logging.info)
+  weights = ranking.fit(tables, corpora, log=logging.info)
   note = (f"fitted by `python -m csc_pretrain.char_meta fit` on {sum(counts.values()):.0f} "
-          f"errors ({len(counts)} pairs) from {len(FLAGS.fit_pairs)} file(s), "
-          f"{len(chars)} characters")
+          f"errors ({len(counts)} pairs) from {len(corpora)} corpora, "
+          f"{len(chars)} characters; prior: {os.path.basename(prior_out)}")
   with atomic_write(out) as f:
     f.write(ranking.weights_json(weights, note))
-  return {"weights_out": out, "pairs": len(counts)}
+  with atomic_write(prior_out) as f:
+    f.write(formats.observed_confusions_text(
+        counts, f"real errors of the {len(corpora)} fitting corpora, summed: the prior of "
+        f"{os.path.basename(out)}"))
+  return {"weights_out": out, "prior_out": prior_out, "pairs": len(counts)}
 
 
 def main(argv):
@@ -147,7 +164,7 @@ def main(argv):
         extra_columns=FLAGS.extra_columns, overwrite=FLAGS.overwrite,
         block_size=FLAGS.block_size, weights_file=FLAGS.weights_file, font=FLAGS.font,
         font_index=FLAGS.font_index, observed=FLAGS.observed,
-        observed_weight=FLAGS.observed_weight)
+        observed_weight=FLAGS.observed_weight, prior_file=FLAGS.prior_file)
 
   stats = run_cli(run)
   logging.info("wrote %s: %s", FLAGS.output_dir, stats)

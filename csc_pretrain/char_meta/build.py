@@ -117,12 +117,15 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
           faspell_char_meta=None, charset=None, freq_file=None, freq_corpus=(),
           tone_sensitive=True, merge=(), merge_bonus=1.0, extra_columns=False,
           overwrite=False, block_size=256, progress_bar=True, weights_file=None,
-          font=None, font_index=0, observed=None, observed_weight=OBSERVED_WEIGHT):
+          font=None, font_index=0, observed=None, observed_weight=OBSERVED_WEIGHT,
+          prior_file=None):
   """Runs the whole stage and writes its files into ``output_dir``.
 
   ``merge`` is a list of ``(path, kind)`` with kind in phonetic|visual|any.
   ``observed`` is a wrong<TAB>correct<TAB>count file whose pairs come first in
-  both directions. Returns the stats dict (also written as char_meta_stats.json).
+  both directions. ``prior_file``: real errors in the same layout for the
+  ranking's prior features (None: the shipped SIGHAN counts; "": no prior).
+  Returns the stats dict (also written as char_meta_stats.json).
   """
   t0 = time.time()
   paths = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
@@ -132,6 +135,8 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   external = _read_external(merge)
   weights = ranking.load_weights(weights_file)
   observed_pairs = formats.read_observed_confusions(observed) if observed else {}
+  prior_file = ranking.default_prior_file() if prior_file is None else prior_file
+  prior_pairs = formats.read_observed_confusions(prior_file) if prior_file else {}
   chars, infos, source = load_sources(charset, decomposition_file, ids_file,
                                       faspell_char_meta, freq_file, freq_corpus)
 
@@ -141,10 +146,12 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   tables = make_tables(chars, infos, font, font_index, tone_sensitive)
   bonus, merged_pairs = _merge_bonus(external, index, merge_bonus)
   observed_bonus, observed_used = _observed_bonus(observed_pairs, index, observed_weight)
+  priors = ({d: ranking.Prior.of(prior_pairs, chars, d) for d in ranking.DIRECTIONS}
+            if prior_pairs else None)
 
   # 3. Both directions' scores for every pair, keeping each row's best candidates.
   bar = _progress(len(chars), progress_bar)
-  ranked = rank_all(tables, weights, top_k, block_size, bonus, observed_bonus,
+  ranked = rank_all(tables, weights, top_k, block_size, bonus, observed_bonus, priors,
                     progress=bar.update if bar else None)
   if bar:
     bar.close()
@@ -177,6 +184,7 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
       "tone_sensitive": tone_sensitive, "merged_pairs": merged_pairs,
       "observed_pairs": observed_used,
       "weights_file": weights_file or ranking.default_weights_file(),
+      "prior_file": prior_file, "prior_pairs": len(priors["correct"].pairs) if priors else 0,
       "font": font or "noto-cjk-sans-otc (Noto Sans CJK SC)",
       "seconds_similarity": round(t_sim, 1), "seconds_total": round(time.time() - t0, 1),
   }
@@ -201,12 +209,13 @@ class Ranked:
 
 
 def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
-             progress=None):
+             priors=None, progress=None):
   """Every row's best candidates in both directions and the two kind-only lists.
 
   ``bonus``: {"combined"|"phonetic"|"visual": {(i, j): extra}}, added to those
   probabilities (merged external sets); ``observed``: {"correct"|"error":
-  {(i, j): extra}}, added to the probabilities of that direction.
+  {(i, j): extra}}, added to the probabilities of that direction; ``priors``:
+  {"correct"|"error": ranking.Prior} or None.
   """
   n = len(tables.chars)
   top_k = min(top_k, n - 1)
@@ -225,12 +234,16 @@ def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
     raw = ranking.measures(tables, part)
     valid = np.ones(raw["bits"].shape, bool)
     valid[np.arange(stop - start), part] = False  # never oneself
-    correct, error = ranking.scores(tables, part, raw, [weights["correct"], weights["error"]])
+    correct, error = ranking.scores(tables, part, raw, [weights[d] for d in ranking.DIRECTIONS],
+                                    [(priors or {}).get(d) for d in ranking.DIRECTIONS])
     extra = {kind: b.block(start, stop) for kind, b in extras.items()}
     q_phon, q_vis = raw["mixture"]  # computed by ranking.features
     look = raw["look_alike"]
-    combined = ranking.probabilities(correct, look, valid) + extra["correct"] + extra["combined"]
-    error = ranking.probabilities(error, look, valid) + extra["error"]
+    priors = priors or {}
+    combined = (ranking.probabilities(correct, look, valid, rows=part, prior=priors.get("correct"))
+                + extra["correct"] + extra["combined"])
+    error = (ranking.probabilities(error, look, valid, rows=part, prior=priors.get("error"))
+             + extra["error"])
     out["combined"][start:stop] = similarity._top_k(combined, top_k, valid)
     out["error"][start:stop] = similarity._top_k(error, top_k, valid)
     sounds = raw["phonetic"] >= similarity.MIN_PHONETIC

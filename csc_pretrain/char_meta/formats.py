@@ -270,6 +270,15 @@ def read_observed_confusions(path):
   return out
 
 
+def observed_confusions_text(counts, comment):
+  """{(wrong, correct): n} as read_observed_confusions reads it: a ``#`` comment, then
+  the pairs, most frequent first (ties by characters, so the text is deterministic)."""
+  lines = [f"# wrong<TAB>correct<TAB>count: {comment}"]
+  for (w, c), n in sorted(counts.items(), key=lambda x: (-x[1], x[0])):
+    lines.append(f"{w}\t{c}\t{int(n) if float(n).is_integer() else n}")
+  return "\n".join(lines) + "\n"
+
+
 def read_parallel_confusions(error_path, correct_path):
   """{(wrong, correct): count} from two line-aligned files of equal-length sentences
   (SIGHAN's train*_error.txt / train*_correct.txt layout)."""

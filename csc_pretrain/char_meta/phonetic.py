@@ -135,6 +135,14 @@ SAME_TONE_FIRST = 256
 SAME_SYLLABLE_FIRST = 512
 SAME_INITIAL_TONE = 1024  # same initial, other final, same tone (有 you3 / 要 yao4 is not)
 SAME_FINAL_TONE = 2048    # same final, other initial, same tone (的 de5 / 了 le5)
+# Learners' (and dialect speakers') sound confusions, not in the fuzzy lists:
+ASPIRATED = 4096       # same final, initials differ only in aspiration (居 ju / 区 qu)
+UMLAUT = 8192          # same initial, finals u/ü (努 nu / 女 nv, 路 lu / 旅 lv)
+NEAR_SYLLABLE = 16384  # other toneless syllable one edit or swap away (多 duo / 都 dou)
+NEAR_SYLLABLE_TONE = 32768  # the same, same tone
+
+ASPIRATION_PAIRS = (("b", "p"), ("d", "t"), ("g", "k"), ("j", "q"), ("zh", "ch"), ("z", "c"))
+UMLAUT_PAIRS = (("u", "v"), ("ue", "ve"), ("un", "vn"), ("uan", "van"))
 
 
 def syllable_bits(syllables):
@@ -152,7 +160,15 @@ def syllable_bits(syllables):
   same = same_i & same_f
   neutral = same & ~same_t & ((tones[:, None] == 5) | (tones[None, :] == 5))
   near = (fuzzy_i & same_f) | (same_i & fuzzy_f)
-  bits = (SAME_TONE * (same & same_t) + SAME_SYLLABLE * same + FUZZY_INITIAL * (fuzzy_i & same_f)
+  aspirated = same_f & (_part_similarity(initials, initials, ASPIRATION_PAIRS, 0.0) == FUZZY_PAIR)
+  umlaut = same_i & (_part_similarity(finals, finals, UMLAUT_PAIRS, 0.0) == FUZZY_PAIR)
+  from rapidfuzz.distance import OSA
+  from rapidfuzz.process import cdist
+  bases = [i + f for i, f, _ in parts]
+  near_syllable = cdist(bases, bases, scorer=OSA.distance, dtype=np.int32) == 1
+  bits = (ASPIRATED * aspirated + UMLAUT * umlaut + NEAR_SYLLABLE * near_syllable
+          + NEAR_SYLLABLE_TONE * (near_syllable & same_t)
+          + SAME_TONE * (same & same_t) + SAME_SYLLABLE * same + FUZZY_INITIAL * (fuzzy_i & same_f)
           + FUZZY_FINAL * (same_i & fuzzy_f) + SAME_INITIAL * (same_i & ~same_f & ~fuzzy_f
                                                                & (initials[:, None] != ""))
           + SAME_FINAL * (same_f & ~same_i & ~fuzzy_i) + NEUTRAL * neutral

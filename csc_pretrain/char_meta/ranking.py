@@ -26,13 +26,23 @@ most common characters (function-character confusions: 的/地/得, 了/的). Th
 row character's own frequency is the same for every candidate of its row, so
 a softmax ignores it except through such interactions.
 
+Two more features come from a corpus of real errors, the *prior* (``Prior``;
+the shipped one is SIGHAN 2013-15's training pairs, counts only, in
+real_error_pairs.tsv): ``seen``, log(1 + times this very pair was an error),
+and ``popular``, log(1 + times the column character was the correction (or the
+typo, in the error direction) of any error). Their weights are fitted
+*jackknifed*: each fitting corpus is scored with the prior of the others only,
+so the weights say how much a pair seen in *another* corpus of real errors is
+worth, not how well a corpus predicts itself.
+
 Fitting (``fit``) maximises the log-likelihood of the observed pairs under a
 sampled softmax: per row, the observed targets, the HARD best candidates of a
 fixed proposal score and RANDOM uniformly drawn others (their logits get
 log(rest / RANDOM), so the sum estimates the full softmax), with an L2 penalty.
-Plain numpy, Adam, full batch. Only weights are learnt, never pairs, so the
-ranking carries over to pairs and domains the fitting data never saw; pairs a
-user has seen come in through ``observed`` (build.py --observed).
+Plain numpy, Adam, full batch. Weights are learnt per kind of pair, never per
+pair, so the ranking carries over to pairs and domains the fitting data never
+saw; pairs come in only through the prior, soft, and through a user's own
+observed confusions (build.py --observed), which come first.
 """
 
 import dataclasses
@@ -62,13 +72,19 @@ _BITS = (("same_tone", phonetic.SAME_TONE), ("same_syllable", phonetic.SAME_SYLL
          ("fuzzy_final", phonetic.FUZZY_FINAL), ("near_same_tone", phonetic.NEAR_SAME_TONE),
          ("same_initial", phonetic.SAME_INITIAL), ("same_final", phonetic.SAME_FINAL),
          ("same_initial_tone", phonetic.SAME_INITIAL_TONE),
-         ("same_final_tone", phonetic.SAME_FINAL_TONE))
-FEATURES = (tuple(name for name, _ in _BITS) + ("phonetic",)
+         ("same_final_tone", phonetic.SAME_FINAL_TONE), ("aspirated", phonetic.ASPIRATED),
+         ("umlaut", phonetic.UMLAUT), ("near_syllable", phonetic.NEAR_SYLLABLE),
+         ("near_syllable_tone", phonetic.NEAR_SYLLABLE_TONE))
+BASE_FEATURES = (tuple(name for name, _ in _BITS) + ("phonetic",)
             + tuple(f"{m}{suffix}" for m in VISUAL_MEASURES
                     for suffix in ("",) + tuple(f"_h{int(h * 100)}" for h in HINGES[m]))
             + ("mixture", "mixture_phonetic", "mixture_visual")
             + ("freq", "both_common", "common_sound", "freq_if_homophone",
                "no_reading"))
+PRIOR_FEATURES = ("seen", "popular")
+FEATURES = BASE_FEATURES + PRIOR_FEATURES
+# Prior counts enter as log(1 + count) / PRIOR_SCALE: about 1 at 150 errors.
+PRIOR_SCALE = 5.0
 
 # log q of the hand-set mixture and of its parts (similarity.mixture), mapped from
 # [-MIXTURE_FLOOR, 0] to [0, 1]: normalised per row, they know how crowded a
@@ -82,6 +98,11 @@ PROPOSAL = {"mixture": MIXTURE_FLOOR, "same_syllable": 2.0, "fuzzy_initial": 2.0
             "fuzzy_final": 2.0, "glyph_coarse_h90": 2.0}
 
 
+# Share of the final probability given, in a row the prior has errors for, to the
+# prior's own P(col | row): counts, as a row's empirical distribution. Another
+# "or": a pair seen as a real error stays near the top however unlike it looks.
+PRIOR_SHARE = 0.1
+
 # Share of the final probability given to the hand-set mixture's look-alike part
 # (similarity.mixture's q_vis, normalised per row): a log-linear score can only *add* evidence, so a
 # close look-alike that sounds nothing alike would stay buried behind the many
@@ -89,17 +110,30 @@ PROPOSAL = {"mixture": MIXTURE_FLOOR, "same_syllable": 2.0, "fuzzy_initial": 2.0
 LOOK_ALIKE_SHARE = 0.2
 
 
-def probabilities(scores, q_visual, valid, share=LOOK_ALIKE_SHARE):
+def probabilities(scores, q_visual, valid, share=LOOK_ALIKE_SHARE, rows=None, prior=None,
+                  prior_share=PRIOR_SHARE):
   """Row-wise softmax of fitted ``scores`` mixed with the look-alike part ``q_visual``
-  (``raw["look_alike"]`` after ``features``)."""
+  (``raw["look_alike"]`` after ``features``) and, for rows the ``prior`` has seen
+  as errors, with the prior's own distribution over their columns."""
   scores = np.where(valid, scores, -np.inf)
   p = np.exp(scores - scores.max(axis=1, keepdims=True))
   p /= p.sum(axis=1, keepdims=True)
-  return (1.0 - share) * p + share * np.where(valid, q_visual, 0.0)
+  p = (1.0 - share) * p + share * np.where(valid, q_visual, 0.0)
+  if prior is not None and prior_share > 0:
+    q = prior.distribution(rows)
+    has = q.sum(axis=1, keepdims=True) > 0
+    p = np.where(has, (1.0 - prior_share) * p + prior_share * q, p)
+  return p
 
 
 def default_weights_file():
   return os.path.join(os.path.dirname(os.path.abspath(__file__)), "ranking_weights.json")
+
+
+def default_prior_file():
+  """The shipped prior: wrong<TAB>correct<TAB>count of the SIGHAN 2013-15 training
+  errors (simplified), written by the fit command next to the weights."""
+  return os.path.join(os.path.dirname(os.path.abspath(__file__)), "real_error_pairs.tsv")
 
 
 @dataclasses.dataclass
@@ -123,6 +157,56 @@ class Tables:
     self.common[order[:COMMON_RANK]] = counts[order[:COMMON_RANK]] > 0
 
 
+class Prior:
+  """Counts of real errors for one direction: ``pairs`` {(row, col): n} and each
+  column character's total as the target of an error (see the module doc)."""
+
+  def __init__(self, pairs, n):
+    self.pairs = dict(pairs)
+    self.columns = np.zeros(n, np.float64)
+    by_row = {}
+    for (r, c), count in sorted(self.pairs.items()):
+      self.columns[c] += count
+      by_row.setdefault(r, []).append((c, count))
+    self._counts = {r: (np.array([c for c, _ in v], np.int64),
+                        np.array([k for _, k in v], np.float64)) for r, v in by_row.items()}
+    self._rows = {r: (cols, np.log1p(counts) / PRIOR_SCALE)
+                  for r, (cols, counts) in self._counts.items()}
+    self.popular = (np.log1p(self.columns) / PRIOR_SCALE).astype(np.float32)
+
+  @classmethod
+  def of(cls, pair_counts, chars, direction):
+    """The prior of {(wrong, correct): n} for ``direction`` over ``chars``."""
+    index = {c: i for i, c in enumerate(chars)}
+    return cls(oriented(pair_counts, index, direction), len(chars))
+
+  def seen(self, rows):
+    """[len(rows), N] float32: the ``seen`` feature of every pair of ``rows``."""
+    out = np.zeros((len(rows), len(self.columns)), np.float32)
+    for k, r in enumerate(rows):
+      if int(r) in self._rows:
+        cols, values = self._rows[int(r)]
+        out[k, cols] = values
+    return out
+
+  def distribution(self, rows):
+    """[len(rows), N] float64: each row's errors as a distribution (0 for unseen rows)."""
+    out = np.zeros((len(rows), len(self.columns)), np.float64)
+    for k, r in enumerate(rows):
+      if int(r) in self._counts:
+        cols, counts = self._counts[int(r)]
+        out[k, cols] = counts / counts.sum()
+    return out
+
+  def features(self, rows, cols):
+    """[R, M, 2] (seen, popular) of the given (row, column) pairs; cols -1 = padding."""
+    out = np.zeros(cols.shape + (2,), np.float32)
+    safe = np.maximum(cols, 0)
+    out[..., 0] = np.take_along_axis(self.seen(rows), safe, axis=1)
+    out[..., 1] = self.popular[safe]
+    return np.where((cols >= 0)[..., None], out, 0.0)
+
+
 def measures(tables, rows):
   """The raw pairwise measures of characters ``rows`` against all, each [len(rows), N]."""
   ids, struct, strokes, visual = tables.visual.take(rows)
@@ -133,8 +217,9 @@ def measures(tables, rows):
 
 
 def features(tables, rows, raw, with_bits=True):
-  """Yields (name, [len(rows), N] float32) for every name in FEATURES, in order
-  (without the sound-alike bit features when not ``with_bits``: see ``scores``)."""
+  """Yields (name, [len(rows), N] float32) for every name in BASE_FEATURES, in
+  order (without the sound-alike bit features when not ``with_bits``: see
+  ``scores``); the prior's features come from ``Prior``."""
   bits = raw["bits"]
   for name, bit in _BITS if with_bits else ():
     yield name, ((bits & bit) > 0).astype(np.float32)
@@ -169,8 +254,9 @@ def features(tables, rows, raw, with_bits=True):
   yield "no_reading", np.broadcast_to(~tables.has_reading[None, :], bits.shape).astype(np.float32)
 
 
-def scores(tables, rows, raw, weight_sets):
-  """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each)."""
+def scores(tables, rows, raw, weight_sets, priors=None):
+  """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each),
+  with the ``Prior`` of each (``priors``, aligned; None: no prior)."""
   # The bit features add up to one lookup per pair: a table over every bit pattern.
   patterns = np.arange(2 * max(bit for _, bit in _BITS), dtype=np.int64)
   outs = []
@@ -184,13 +270,17 @@ def scores(tables, rows, raw, weight_sets):
       w = weights.get(name, 0.0)
       if w:
         out += np.float32(w) * value
+  for weights, prior, out in zip(weight_sets, priors or [None] * len(outs), outs):
+    if prior is not None:
+      out += np.float32(weights.get("seen", 0.0)) * prior.seen(rows)
+      out += np.float32(weights.get("popular", 0.0)) * prior.popular[None, :]
   return outs
 
 
-def score(tables, rows, weights, raw=None):
+def score(tables, rows, weights, raw=None, prior=None):
   """[len(rows), N] float32 scores of one direction's ``weights`` {feature: w}."""
   raw = measures(tables, rows) if raw is None else raw
-  return scores(tables, rows, raw, [weights])[0]
+  return scores(tables, rows, raw, [weights], [prior])[0]
 
 
 # --- the weights file -----------------------------------------------------------
@@ -248,7 +338,7 @@ def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=3
   for start in range(0, len(rows), block):
     part = rows[start:start + block]
     raw = measures(tables, part)
-    feats = np.stack([v for _, v in features(tables, part, raw)], axis=-1)
+    feats = np.stack([v for _, v in features(tables, part, raw)], axis=-1)  # prior's: 0
     proposal = score(tables, part, PROPOSAL, raw)
     for k, r in enumerate(part):
       forced = sorted(set(must_include.get(int(r), ())))
@@ -267,8 +357,22 @@ def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=3
       offset[i, :len(forced) + len(top)] = 0.0
       if len(drawn):
         offset[i, len(forced) + len(top):len(chosen)] = math.log(len(rest) / len(drawn))
-      x[i, :len(chosen)] = feats[k, chosen]
+      x[i, :len(chosen), :len(BASE_FEATURES)] = feats[k, chosen]
   return Sample(rows, cols, x, offset)
+
+
+def with_prior(sample_, keep, prior):
+  """The rows ``keep`` (bool [R]) of ``sample_``, their prior features from ``prior``."""
+  x = sample_.x[keep].copy()
+  if prior is not None:
+    x[..., len(BASE_FEATURES):] = prior.features(sample_.rows[keep], sample_.cols[keep])
+  return Sample(sample_.rows[keep], sample_.cols[keep], x, sample_.offset[keep])
+
+
+def stack(samples):
+  """One Sample of the rows of all ``samples`` (the same width)."""
+  return Sample(*(np.concatenate([getattr(s, f.name) for s in samples])
+                  for f in dataclasses.fields(Sample)))
 
 
 def fit_weights(sample_, targets, l2=L2, steps=STEPS, learning_rate=LEARNING_RATE):
@@ -346,20 +450,48 @@ def oriented(pair_counts, index, direction):
   return out
 
 
-def fit(tables, pair_counts, seed=0, log=None):
-  """Both directions' weights fitted to {(wrong, correct): count} pairs."""
+def jackknifed(sample_, corpora, index, direction, use_prior=True):
+  """(Sample, targets) stacking, for each corpus in ``corpora`` (a list of
+  {(wrong, correct): n}), its rows with its own pairs as targets and the prior
+  of all the *other* corpora (see the module doc). ``sample_`` must cover every
+  row and target of every corpus."""
+  parts, targets = [], []
+  for k, counts in enumerate(corpora):
+    mine = oriented(counts, index, direction)
+    rows = {r for r, _ in mine}
+    keep = np.array([int(r) in rows for r in sample_.rows])
+    others = {}
+    for j, other in enumerate(corpora):
+      if j != k:
+        for pair, n in other.items():
+          others[pair] = others.get(pair, 0) + n
+    prior = Prior(oriented(others, index, direction), len(index)) if use_prior and others else None
+    part = with_prior(sample_, keep, prior)
+    parts.append(part)
+    targets.append(target_matrix(part, mine))
+  return stack(parts), np.concatenate(targets)
+
+
+def fit(tables, corpora, seed=0, log=None):
+  """Both directions' weights fitted to ``corpora``, a list of {(wrong, correct):
+  count} from different sources; with one corpus the prior gets no weight."""
   index = {c: i for i, c in enumerate(tables.chars)}
   weights = {}
   for direction in DIRECTIONS:
-    counts = oriented(pair_counts, index, direction)
-    if not counts:
+    everything = {}
+    for counts in corpora:
+      for pair, n in oriented(counts, index, direction).items():
+        everything[pair] = everything.get(pair, 0) + n
+    if not everything:
       raise InputError("fit", 0, "no wrong/correct pair with both characters in the charset")
     targets = {}
-    for r, c in counts:
+    for r, c in everything:
       targets.setdefault(r, []).append(c)
     s = sample(tables, sorted(targets), targets, seed=seed)
-    weights[direction] = fit_weights(s, target_matrix(s, counts))
+    x, y = jackknifed(s, corpora, index, direction, use_prior=len(corpora) > 1)
+    weights[direction] = fit_weights(x, y)
     if log:
-      log(f"fitted {direction} direction on {sum(counts.values())} errors, "
-          f"{len(counts)} pairs, {len(targets)} rows")
+      log(f"fitted {direction} direction on {sum(everything.values()):.0f} errors, "
+          f"{len(everything)} pairs, {len(targets)} rows, {len(corpora)} corpora; "
+          f"seen {weights[direction]['seen']:.2f}, popular {weights[direction]['popular']:.2f}")
   return weights

@@ -37,6 +37,11 @@ def define_flags():
                      "a Chinese character becomes an error.")
   flags.DEFINE_float("synthetic_phonetic_share", 0.7, "Share of synthetic errors that sound "
                      "alike (the rest look alike).")
+  flags.DEFINE_string("observed", None, "The domain's real confusions, wrong<TAB>correct<TAB>"
+                      "count (observed_confusions.tsv of a run on real pairs): synthetic errors "
+                      "draw from them first.")
+  flags.DEFINE_float("observed_share", 0.5, "Share of a character's synthetic errors drawn "
+                     "from --observed when it has any there.")
   flags.DEFINE_integer("random_seed", 12345, "Seed for variants and synthetic errors.")
   flags.DEFINE_integer("max_variants", 5, "Partly restored copies per document at most.")
   flags.DEFINE_float("max_error_ratio", 0.3, "Skip pairs with more edits than this share of "
@@ -54,7 +59,8 @@ def define_flags():
 
 def check_flags(correct_file=None, wrong_file=None, pairs_file=None, synthetic_rate=0.0,
                 synthetic_phonetic_share=0.7, max_error_ratio=0.3, max_variants=5,
-                base_rate=None, smoothing=mask_probability.SMOOTHING, pairs_format_given=False):
+                base_rate=None, smoothing=mask_probability.SMOOTHING, pairs_format_given=False,
+                observed_share=0.5):
   """Refuses out-of-range or contradictory flags before any file is read."""
   if pairs_file and (correct_file or wrong_file):
     given = "--correct_file" if correct_file else "--wrong_file"
@@ -69,6 +75,7 @@ def check_flags(correct_file=None, wrong_file=None, pairs_file=None, synthetic_r
   check_range("--max_error_ratio", max_error_ratio, low=0, high=1, low_open=True)
   check_range("--synthetic_rate", synthetic_rate, low=0, high=1)
   check_range("--synthetic_phonetic_share", synthetic_phonetic_share, low=0, high=1)
+  check_range("--observed_share", observed_share, low=0, high=1)
   check_range("--max_variants", max_variants, low=0)
   check_range("--base_rate", base_rate, low=0, high=1)
   check_range("--smoothing", smoothing, low=0)
@@ -82,7 +89,8 @@ def main(argv):
     check_flags(FLAGS.correct_file, FLAGS.wrong_file, FLAGS.pairs_file, FLAGS.synthetic_rate,
                 FLAGS.synthetic_phonetic_share, FLAGS.max_error_ratio, FLAGS.max_variants,
                 FLAGS.base_rate, FLAGS.smoothing,
-                FLAGS["pairs_format"].present or FLAGS["pairs_layout"].present)
+                FLAGS["pairs_format"].present or FLAGS["pairs_layout"].present,
+                FLAGS.observed_share)
     return build.build(
         FLAGS.output_dir, correct_file=FLAGS.correct_file, wrong_file=FLAGS.wrong_file,
         pairs_file=FLAGS.pairs_file, pairs_format=FLAGS.pairs_format,
@@ -90,7 +98,8 @@ def main(argv):
         synthetic_phonetic_share=FLAGS.synthetic_phonetic_share, seed=FLAGS.random_seed,
         max_variants=FLAGS.max_variants, max_error_ratio=FLAGS.max_error_ratio, t2s=FLAGS.t2s,
         base_rate=FLAGS.base_rate, smoothing=FLAGS.smoothing, split=FLAGS.split,
-        expand=FLAGS.expand, overwrite=FLAGS.overwrite)
+        expand=FLAGS.expand, overwrite=FLAGS.overwrite, observed=FLAGS.observed,
+        observed_share=FLAGS.observed_share)
 
   stats = run_cli(run)
   logging.info("summary: %s", stats)

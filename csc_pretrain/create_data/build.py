@@ -10,7 +10,8 @@ import random
 
 from csc_pretrain import pair_formats
 from csc_pretrain.char_meta.formats import (ERROR_TABLE_PHONETIC, ERROR_TABLE_VISUAL,
-                                            read_confusion_sets)
+                                            observed_confusions_text, read_confusion_sets,
+                                            read_observed_confusions)
 from csc_pretrain.create_data import mask_probability as mp
 from csc_pretrain.create_data import pairs as P
 from csc_pretrain.io_utils import InputError, atomic_write, check_can_write
@@ -41,8 +42,13 @@ def _documents(correct_file, wrong_file, pairs_file, pairs_format):
 def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs_format="auto",
           confusion_dir=None, mode="corpus", synthetic_rate=0.0, synthetic_phonetic_share=0.7,
           seed=12345, max_variants=5, max_error_ratio=0.3, t2s=False, base_rate=None,
-          smoothing=mp.SMOOTHING, split=True, expand=True, overwrite=False):
-  """Runs the stage; returns the stats dict (also written as create_data_stats.json)."""
+          smoothing=mp.SMOOTHING, split=True, expand=True, overwrite=False, observed=None,
+          observed_share=0.5):
+  """Runs the stage; returns the stats dict (also written as create_data_stats.json).
+
+  ``observed``: a wrong<TAB>correct<TAB>count file (observed_confusions.tsv of a
+  run on the domain's real pairs); synthetic errors draw from it first (a share
+  ``observed_share`` of the errors of each character it has)."""
   paths = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
   check_can_write(paths.values(), overwrite)
   if not (pairs_file or correct_file):
@@ -69,6 +75,9 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
   elif mode != "corpus" or synthetic_rate > 0:
     raise InputError("--confusion_dir", 0, f"mode {mode!r} and synthetic errors need the "
                      "char_meta outputs (run stage 1, pass its --output_dir)")
+  if observed and synthetic_rate <= 0:
+    raise InputError("--observed", 0, "is for synthetic errors: pass --synthetic_rate too")
+  observed_by_correct = P.observed_errors(read_observed_confusions(observed)) if observed else None
   convert = pair_formats.t2s if t2s else None
   if convert:
     convert("")  # opencc missing: say so before any work
@@ -86,7 +95,8 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
       if synthetic_rate > 0:
         rng = random.Random(f"{seed}:synthetic:{doc_index}")
         doc = P.add_synthetic_errors(doc, rng, synthetic_rate, synthetic_phonetic_share,
-                                     error_phonetic, error_visual)
+                                     error_phonetic, error_visual, observed=observed_by_correct,
+                                     observed_share=observed_share)
       aligned = []
       for pair in doc:
         stats["pairs_read"] += 1
@@ -142,12 +152,11 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
     # The user's own wrong -> correct confusions, for char_meta --observed (none when
     # the errors are synthetic: those came from the tables in the first place).
     f = stack.enter_context(atomic_write(paths["observed_confusions.tsv"]))
-    f.write("# wrong<TAB>correct<TAB>count, from the aligned pairs; for char_meta --observed\n")
-    if synthetic_rate <= 0:
-      observed = [(n, w, c) for w, row in counts.confusions.items() for c, n in row.items()
-                  if w.isprintable() and c.isprintable() and not w.isspace() and not c.isspace()]
-      for n, w, c in sorted(observed, key=lambda x: (-x[0], x[1], x[2])):
-        f.write(f"{w}\t{c}\t{n}\n")
+    seen = {} if synthetic_rate > 0 else {
+        (w, c): n for w, row in counts.confusions.items() for c, n in row.items()
+        if w.isprintable() and c.isprintable() and not w.isspace() and not c.isspace()}
+    f.write(observed_confusions_text(seen, "from the aligned pairs; for char_meta --observed "
+                                     "and create_data --observed"))
     f = stack.enter_context(atomic_write(paths["create_data_stats.json"]))
     json.dump(result, f, ensure_ascii=False, indent=2, sort_keys=True)
   logging.info("pairs read %d, used %d, skipped %s; %d sentences, %d errors, "

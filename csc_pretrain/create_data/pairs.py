@@ -158,19 +158,36 @@ def is_chinese(ch):
   return "\u4e00" <= ch <= "\u9fff"
 
 
-def add_synthetic_errors(doc, rng, rate, phonetic_share, phonetic_sets, visual_sets, top_n=10):
+def observed_errors(observed_counts):
+  """{(wrong, correct): n} -> {correct: (wrongs, counts)}, for add_synthetic_errors."""
+  by_correct = {}
+  for (w, c), n in sorted(observed_counts.items()):
+    by_correct.setdefault(c, ([], []))
+    by_correct[c][0].append(w)
+    by_correct[c][1].append(n)
+  return by_correct
+
+
+def add_synthetic_errors(doc, rng, rate, phonetic_share, phonetic_sets, visual_sets, top_n=10,
+                         observed=None, observed_share=0.5):
   """Wrong copies of clean text, made with the char_meta confusion sets.
 
-  Each Chinese character becomes an error with probability ``rate``; the error is
-  phonetic with probability ``phonetic_share`` (else visual), and the
-  replacement is drawn from that set's top ``top_n`` with weight 1/rank, so the
-  closest confusions are the most frequent, as in real typing and ASR errors.
+  Each Chinese character becomes an error with probability ``rate``. For a
+  character with observed errors (``observed``, from observed_errors: the
+  domain's real confusions), the error is one of those, drawn by count, with
+  probability ``observed_share``. Otherwise it is phonetic with probability
+  ``phonetic_share`` (else visual), drawn from that set's top ``top_n`` with
+  weight 1/rank, so the closest confusions are the most frequent, as in real
+  typing and ASR errors.
   """
   out = []
   for p in doc:
     chars = list(p.correct)
     for i, ch in enumerate(chars):
       if not is_chinese(ch) or rng.random() >= rate:
+        continue
+      if observed and ch in observed and rng.random() < observed_share:
+        chars[i] = rng.choices(observed[ch][0], weights=observed[ch][1])[0]
         continue
       sets = phonetic_sets if rng.random() < phonetic_share else visual_sets
       cands = sets.get(ch, [])[:top_n] or (visual_sets if sets is phonetic_sets
