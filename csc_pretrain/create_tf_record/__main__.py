@@ -4,7 +4,17 @@ r"""Stage 3 CLI: masked-LM TFRecords. Flags follow Google's create_pretraining_d
       --wrong_input_file create_data/wrong.txt --output_file create_data/tf_examples.tfrecord \
       --vocab_file vocab.txt --mask_probability_file create_data/mask_probability.sav \
       --confusion_dir char_meta
+
+On N machines, the same command with --num_shards N --shard_index i (0..N-1) on
+machine i writes tf_examples-0000i-of-0000N.tfrecord and its stats.json; then
+
+  python -m csc_pretrain.create_tf_record merge_stats --output create_data/tf_examples.stats.json \
+      'create_data/tf_examples-*-of-0000N.tfrecord.stats.json'
+
+checks that every shard is there, made with the same settings, and sums them.
 """
+
+import sys
 
 import logging
 
@@ -47,9 +57,34 @@ def define_flags():
   flags.DEFINE_integer("num_workers", None, "Worker processes (default: all cores).")
   flags.DEFINE_integer("chunk_documents", 1000, "Documents processed together: the scope of "
                        "shuffling and of random next segments.")
+  flags.DEFINE_integer("num_shards", 1, "Machines sharing the corpus: each makes the groups "
+                       "of --chunk_documents whose index is --shard_index modulo this.")
+  flags.DEFINE_integer("shard_index", 0, "This machine's shard, 0 .. num_shards - 1; its "
+                       "outputs are named NAME-0000i-of-0000N.EXT.")
   flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
   for name in ("input_file", "output_file", "vocab_file"):
     flags.mark_flag_as_required(name)
+
+
+def define_merge_flags():
+  flags.DEFINE_string("output", None, "Where the summed stats.json goes.")
+  flags.DEFINE_bool("overwrite", False, "Replace an existing output file.")
+  flags.mark_flag_as_required("output")
+
+
+def merge_main(argv):
+  """merge_stats: the shards' stats.json files (paths or globs) -> one stats.json."""
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+  def run():
+    if not argv[2:]:
+      raise InputError("merge_stats", 0, "give the shards' stats.json files (paths or globs)")
+    paths = build.expand_inputs(",".join(argv[2:]))
+    return build.merge_stats_files(paths, FLAGS.output, FLAGS.overwrite)
+
+  merged = run_cli(run)
+  logging.info("%d shards, %d instances -> %s", merged["num_shards"], merged["instances"],
+               FLAGS.output)
 
 
 def main(argv):
@@ -72,7 +107,7 @@ def main(argv):
         confusion_dir=FLAGS.confusion_dir, config=config, dupe_factor=FLAGS.dupe_factor,
         random_seed=FLAGS.random_seed, do_lower_case=FLAGS.do_lower_case,
         num_workers=FLAGS.num_workers, chunk_documents=FLAGS.chunk_documents,
-        overwrite=FLAGS.overwrite)[0]
+        overwrite=FLAGS.overwrite, num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index)[0]
 
   stats = run_cli(run)
   logging.info("stats: %s", stats)
@@ -80,5 +115,9 @@ def main(argv):
 
 if __name__ == "__main__":
   quiet_tensorflow()  # before define_flags, which may load TensorFlow
-  define_flags()
-  app.run(main)
+  if sys.argv[1:2] == ["merge_stats"]:
+    define_merge_flags()
+    app.run(merge_main)
+  else:
+    define_flags()
+    app.run(main)

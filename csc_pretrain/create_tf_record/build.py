@@ -7,6 +7,12 @@ process when there are several), with a random generator seeded by
 and the output is byte-identical for the same seed whatever the number of
 workers. Within a group the algorithm is Google's: documents shuffled,
 ``dupe_factor`` passes, instances shuffled, written round-robin to the shards.
+
+Groups are also the unit of work across machines: with ``num_shards`` N, the
+machine with ``shard_index`` i makes only groups i, i + N, i + 2N, ... Since a
+group's records depend only on the seed and its index, a group's bytes are the
+same whatever N is: the N shards hold exactly the records of the one-machine
+run, and ``merge_stats`` sums their stats.json files.
 """
 
 import collections
@@ -25,7 +31,7 @@ from csc_pretrain.create_data import pairs as P
 from csc_pretrain.create_tf_record import instances as I
 from csc_pretrain.create_tf_record import tfrecord
 from csc_pretrain.create_tf_record.tokenization import FullTokenizer, SPECIAL_TOKENS
-from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, check_range
+from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, check_range, read_json
 
 
 def expand_inputs(spec):
@@ -212,7 +218,8 @@ def _ordered_map(pool, fn, items, window):
     yield pending.popleft().get()
 
 
-def check_flags(config, dupe_factor=10, num_workers=None, chunk_documents=1000):
+def check_flags(config, dupe_factor=10, num_workers=None, chunk_documents=1000, num_shards=1,
+                shard_index=0):
   """Refuses out-of-range or contradictory settings before any work starts."""
   # [CLS] A [SEP] B [SEP] needs 3 special tokens and a token on each side; one segment, 2 and 1.
   specials = 2 if config.single_segment else 3
@@ -228,16 +235,36 @@ def check_flags(config, dupe_factor=10, num_workers=None, chunk_documents=1000):
   check_range("--dupe_factor", dupe_factor, low=1)
   check_range("--num_workers", num_workers, low=1)
   check_range("--chunk_documents", chunk_documents, low=1)
+  check_range("--num_shards", num_shards, low=1)
+  check_range("--shard_index", shard_index, low=0, high=num_shards - 1)
+
+
+def shard_path(path, shard_index, num_shards):
+  """``dir/name-0000i-of-0000N.ext`` for shard i of N (N > 1), else ``path`` itself.
+
+  The index goes before the extension, so ``dir/name-*.ext`` matches the shards
+  and not their ``.stats.json`` files.
+  """
+  if num_shards == 1:
+    return path
+  root, ext = os.path.splitext(path)
+  return f"{root}-{shard_index:05d}-of-{num_shards:05d}{ext}"
 
 
 def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_probability_file=None,
           confusion_dir=None, config=None, dupe_factor=10, random_seed=12345, do_lower_case=True,
           num_workers=None, chunk_documents=1000, overwrite=False, progress_bar=True,
-          keep_examples=0):
-  """Runs the stage. Returns (stats dict, up to ``keep_examples`` first instances)."""
+          keep_examples=0, num_shards=1, shard_index=0):
+  """Runs the stage. Returns (stats dict, up to ``keep_examples`` first instances).
+
+  With ``num_shards`` > 1, makes shard ``shard_index`` only (the groups of
+  ``chunk_documents`` whose index is shard_index modulo num_shards), written to
+  each output path with ``-0000i-of-0000N`` before its extension.
+  """
   config = config or I.MaskingConfig()
-  check_flags(config, dupe_factor, num_workers, chunk_documents)
-  outputs = [p.strip() for p in output_file.split(",") if p.strip()]
+  check_flags(config, dupe_factor, num_workers, chunk_documents, num_shards, shard_index)
+  outputs = [shard_path(p.strip(), shard_index, num_shards)
+             for p in output_file.split(",") if p.strip()]
   stats_path = outputs[0] + ".stats.json"
   check_can_write(outputs + [stats_path], overwrite)
   inputs = expand_inputs(input_file)
@@ -257,6 +284,8 @@ def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_proba
   stats = collections.Counter()
   examples = []
   groups = _grouped(read_documents(inputs, wrongs), chunk_documents)
+  if num_shards > 1:
+    groups = (group for group in groups if group[0] % num_shards == shard_index)
   with contextlib.ExitStack() as stack:
     bar = None
     if progress_bar:
@@ -284,9 +313,15 @@ def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_proba
       if bar is not None:
         bar.update(group_stats["documents"])
         bar.set_postfix(instances=written)
+    if num_shards > 1 and not stats["documents"]:  # group shard_index does not exist
+      raise InputError("--shard_index", 0, f"shard {shard_index} of {num_shards} gets no "
+                       f"documents: the input makes at most {shard_index} group(s) of "
+                       f"--chunk_documents {chunk_documents}; use fewer shards or smaller groups")
     if written == 0:
       raise InputError(inputs[0], 0, "no instances: the input has no usable text")
     result = _summary(stats, vocab, config, outputs, random_seed)
+    result.update(dupe_factor=dupe_factor, chunk_documents=chunk_documents,
+                  shard_index=shard_index, num_shards=num_shards)
     f = stack.enter_context(atomic_write(stats_path))
     json.dump(result, f, ensure_ascii=False, indent=2, sort_keys=True)
   logging.info("wrote %d instances to %s", written, ", ".join(outputs))
@@ -304,9 +339,69 @@ def _summary(stats, vocab, config, outputs, seed):
       "errors_cut": stats["errors_cut"],
       "misaligned_sentences": stats["misaligned_sentences"],
       "unk_rate": round(stats["unk_tokens"] / max(1, stats["input_tokens"]), 6),
+      "unk_tokens": stats["unk_tokens"], "input_tokens": stats["input_tokens"],
       "vocab_size": len(vocab), "outputs": outputs, "random_seed": seed,
       "max_seq_length": config.max_seq_length,
       "max_predictions_per_seq": config.max_predictions_per_seq,
       "single_segment": config.single_segment, "whole_word_mask": config.whole_word_mask,
       "replace_proportions": config.proportions,
   }
+
+
+# --- shards made on several machines -------------------------------------------------------
+
+# Counts add up; settings must agree; the rest is worked out again from the sums.
+_SUMMED = ("instances", "tokens", "documents", "sentences", "masked_positions", "errors_cut",
+           "misaligned_sentences", "unk_tokens", "input_tokens")
+_AGREED = ("vocab_size", "random_seed", "max_seq_length", "max_predictions_per_seq",
+           "single_segment", "whole_word_mask", "replace_proportions", "dupe_factor",
+           "chunk_documents", "num_shards")
+
+
+def merge_stats(named_stats):
+  """One stats dict for all shards from ``[(path, stats dict), ...]``, one per shard.
+
+  Fails, naming the file, if a shard is missing or given twice, or if the shards
+  were made with other settings (seed, lengths, masking, group size).
+  """
+  if not named_stats:
+    raise InputError("merge_stats", 0, "no stats.json files given")
+  first_path, first = named_stats[0]
+  for path, stats in named_stats:
+    missing = [k for k in _SUMMED + _AGREED + ("shard_index", "masked_by_kind", "outputs")
+               if k not in stats]
+    if missing:
+      raise InputError(path, 0, f"not a create_tf_record stats.json of a shard: no "
+                       f"{', '.join(missing)}")
+    for key in _AGREED:
+      if stats[key] != first[key]:
+        raise InputError(path, 0, f"{key} is {stats[key]!r} but {first[key]!r} in {first_path}: "
+                         "shards of one corpus are made with the same settings")
+  count = first["num_shards"]
+  by_index = {}
+  for path, stats in named_stats:
+    if stats["shard_index"] in by_index:
+      raise InputError(path, 0, f"shard {stats['shard_index']} again (also "
+                       f"{by_index[stats['shard_index']]})")
+    by_index[stats["shard_index"]] = path
+  absent = sorted(set(range(count)) - set(by_index))
+  if absent:
+    raise InputError(first_path, 0, f"{len(absent)} of {count} shards missing: index "
+                     + ", ".join(map(str, absent[:20])))
+  ordered = [stats for _, stats in sorted(named_stats, key=lambda item: item[1]["shard_index"])]
+  merged = {key: first[key] for key in _AGREED}
+  merged.update({key: sum(s[key] for s in ordered) for key in _SUMMED})
+  kinds = first["masked_by_kind"]
+  merged["masked_by_kind"] = {k: sum(s["masked_by_kind"].get(k, 0) for s in ordered) for k in kinds}
+  merged["unk_rate"] = round(merged["unk_tokens"] / max(1, merged["input_tokens"]), 6)
+  merged["outputs"] = [path for s in ordered for path in s["outputs"]]
+  return merged
+
+
+def merge_stats_files(paths, output, overwrite=False):
+  """Reads the shards' stats.json files, writes their sum to ``output``, returns it."""
+  check_can_write([output], overwrite)
+  merged = merge_stats([(path, read_json(path)) for path in paths])
+  with atomic_write(output) as f:
+    json.dump(merged, f, ensure_ascii=False, indent=2, sort_keys=True)
+  return merged

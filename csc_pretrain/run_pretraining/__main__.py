@@ -9,6 +9,7 @@ Values on the command line override the YAML file, which overrides the defaults.
 
 import dataclasses
 import logging
+import sys
 
 from absl import app, flags
 
@@ -44,6 +45,8 @@ FLAG_TABLE = (
     ("mixed_precision", "string", "none | bf16 | fp16 (fp16 uses dynamic loss scaling)."),
     ("jit_compile", "bool", "XLA-compile the forward and backward pass."),
     ("distribution_strategy", "string", "auto | none | mirrored | multi_worker (TF_CONFIG)."),
+    ("collective_timeout", "integer", "multi_worker: seconds a collective waits for the other "
+     "workers before the run fails (0: forever)."),
     ("num_cpu_devices", "integer", "Split the CPU into this many logical devices (testing)."),
     ("freeze_regex", "string", "Variables whose name matches are not trained."),
     ("trainable_regex", "string", "If set, only variables whose name matches are trained."),
@@ -111,7 +114,12 @@ def main(argv):
     cfg = train.RunConfig(**{name: FLAGS[name].value for name, _, _ in FLAG_TABLE})
     return train.run(cfg)
 
-  results = run_cli(run)
+  from csc_pretrain.run_pretraining.train import ClusterError
+  try:
+    results = run_cli(run)
+  except ClusterError as e:  # not bad input (exit 2): a worker died, hung or disagrees
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
   if results:
     logging.info("results: %s", results)
 

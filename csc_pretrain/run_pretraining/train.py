@@ -15,7 +15,9 @@ import logging
 import os
 import re
 import time
+import zlib
 
+import numpy as np
 import tensorflow as tf
 
 from csc_pretrain.create_tf_record.build import expand_inputs
@@ -55,6 +57,7 @@ class RunConfig:
   mixed_precision: str = "none"    # none | bf16 | fp16
   jit_compile: bool = False
   distribution_strategy: str = "auto"  # auto | none | mirrored | multi_worker
+  collective_timeout: int = 600    # seconds a multi-worker collective waits (0: forever)
   num_cpu_devices: int = 0         # >1 splits the CPU into logical devices (tests)
   freeze_regex: str = None
   trainable_regex: str = None
@@ -87,8 +90,100 @@ def make_strategy(cfg):
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     return tf.distribute.MirroredStrategy([d.name for d in devices])
   if kind == "multi_worker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    _check_tf_config(os.environ.get("TF_CONFIG"))
+    # A worker that dies or freezes is noticed by the heartbeats of TF's coordination
+    # service (10 s); one that hangs while its heartbeat goes on is not, so every
+    # collective also gives up after --collective_timeout seconds.
+    options = tf.distribute.experimental.CommunicationOptions(
+        timeout_seconds=cfg.collective_timeout or None)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
   raise InputError("--distribution_strategy", 0, f"unknown strategy {kind!r}")
+
+
+def _check_tf_config(text):
+  """Refuses a TF_CONFIG that TF would reject with a traceback (or silently ignore)."""
+  if not text:
+    return  # one worker on its own, like mirrored
+  try:
+    config = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise InputError("TF_CONFIG", 0, f"not JSON: {e.msg}") from None
+  cluster = config.get("cluster") if isinstance(config, dict) else None
+  task = config.get("task") if isinstance(config, dict) else None
+  if not isinstance(cluster, dict) or not isinstance(task, dict):
+    raise InputError("TF_CONFIG", 0, 'needs {"cluster": {"worker": [host:port, ...]}, '
+                     '"task": {"type": "worker", "index": i}}')
+  hosts = cluster.get(task.get("type"))
+  index = task.get("index")
+  if not isinstance(hosts, list) or not isinstance(index, int) or not 0 <= index < len(hosts):
+    raise InputError("TF_CONFIG", 0, f"task {task} is not in the cluster {cluster}")
+
+
+class ClusterError(Exception):
+  """Another worker died, hung or disagrees; the CLI prints one line and exits 1."""
+
+
+def num_workers(strategy):
+  resolver = getattr(strategy.extended, "_cluster_resolver", None)
+  if resolver is None:
+    return 1
+  return max(1, sum(len(hosts) for job, hosts in resolver.cluster_spec().as_dict().items()
+                    if job in ("chief", "worker")))
+
+
+@contextlib.contextmanager
+def _peers_named_on_failure(cfg, strategy):
+  """Turns a collective that failed because of another worker into one ClusterError.
+
+  TF raises Unavailable (a worker died or stopped sending heartbeats), DeadlineExceeded
+  (--collective_timeout: a worker hangs) or an aborted collective, with a long
+  traceback; the run itself cannot recover (collectives stay aborted), but every
+  worker restarted with the same command resumes from the last checkpoint.
+  """
+  try:
+    yield
+  except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.InternalError,
+          tf.errors.CancelledError, tf.errors.AbortedError) as e:
+    if num_workers(strategy) == 1 or isinstance(e, tf.errors.InternalError) and (
+        "ollective" not in e.message):
+      raise
+    logging.debug("collective failure: %s", e.message)
+    what = ("workers ran different collectives" if isinstance(e, tf.errors.InternalError)
+            else "lost contact with another worker")
+    raise ClusterError(f"{what}: {_collective_failure(e)}. Restart every worker with the same "
+                       f"command to resume from the last checkpoint in {cfg.output_dir} (a worker "
+                       f"that hangs is given up after --collective_timeout={cfg.collective_timeout} "
+                       "s)") from None
+
+
+_TF_NOISE = ("Graph execution error", "Detected at node", "Additional GRPC", ":UNKNOWN",
+             "The error could be", "[")
+
+
+def _collective_failure(error):
+  """The line of a failed collective's message that says why, and the worker it names."""
+  lines = [l.rstrip() for l in re.sub(r"\{\{[^}]*\}\}", "", error.message).splitlines()
+           if l.strip() and not l[0].isspace() and not l.startswith(_TF_NOISE)]
+  if not lines:
+    return type(error).__name__
+  why = lines[0]
+  if why.endswith(":") and len(lines) > 1 and lines[1].startswith("/job:"):
+    why += " " + lines[1]  # the heartbeat check lists the dead tasks on the next line
+  peer = re.search(r"remote target (/job:[\w/:]+)", error.message)
+  return f"{why} (from {peer.group(1)})" if peer else why
+
+
+def _gather_from_workers(strategy, values):
+  """``values`` (ints) from every replica of every worker: a [replicas, len(values)] array."""
+  @tf.function  # eager collectives work too, but warn of their overhead on every call
+  def gather():
+    return strategy.gather(strategy.run(lambda: tf.constant([values], tf.int64)), axis=0)
+  return gather().numpy()
+
+
+def _config_fingerprint(cfg):
+  settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress_bar"}
+  return zlib.crc32(json.dumps(settings, sort_keys=True).encode("utf-8"))
 
 
 def is_chief(strategy):
@@ -267,7 +362,8 @@ def check_flags(cfg):
     check_range("--" + flag, getattr(cfg, flag), low=1)
   # Warmup longer than the run is legal, as in Google's code: the rate never peaks.
   for flag in ("num_warmup_steps", "keep_checkpoint_max", "max_eval_steps", "eval_every_steps",
-               "early_stopping_patience", "early_stopping_min_steps", "num_cpu_devices"):
+               "early_stopping_patience", "early_stopping_min_steps", "num_cpu_devices",
+               "collective_timeout"):
     check_range("--" + flag, getattr(cfg, flag), low=0)
   if cfg.max_predictions_per_seq > cfg.max_seq_length:
     raise InputError("--max_predictions_per_seq", 0, f"{cfg.max_predictions_per_seq} is more than "
@@ -339,24 +435,58 @@ def run(cfg):
     prefix = checkpoint.resolve(cfg.init_checkpoint)
     loaded = checkpoint.restore(prefix, trainer.model.variables_by_name, cfg.init_checkpoint_regex)
     logging.info("initialised %d variables from %s", len(loaded), prefix)
+  if num_workers(strategy) > 1:
+    with _peers_named_on_failure(cfg, strategy):
+      # Workers that differ would run different steps; fail now, not at a collective.
+      found = _gather_from_workers(strategy, [_config_fingerprint(cfg),
+                                              int(trainer.global_step.numpy())])
+    if len(set(found[:, 0].tolist())) > 1:
+      raise ClusterError("workers were started with different flags: run the same command, "
+                         "with the same --config, on every worker")
+    # Each worker restores on its own: an output_dir that is not one shared path shows here.
+    if len(set(found[:, 1].tolist())) > 1:
+      raise ClusterError(f"workers start from different steps {sorted(set(found[:, 1].tolist()))}"
+                         f": --output_dir {cfg.output_dir} must be one path every worker shares")
   # Only now: a checkpoint that fails to load leaves no empty output directory behind.
   os.makedirs(cfg.output_dir, exist_ok=True)
 
   spec = data.feature_spec(cfg.max_seq_length, cfg.max_predictions_per_seq)
   results = {}
-  if cfg.do_train:
-    results = _train(cfg, trainer, strategy, spec, train_paths, eval_paths, micro, chief)
-  if cfg.do_eval and results.get("global_step") != int(trainer.global_step.numpy()):
-    results = evaluate(cfg, trainer, strategy, spec, eval_paths)
-    if chief:
-      _write_eval_results(cfg.output_dir, results)
+  with _peers_named_on_failure(cfg, strategy):
+    if cfg.do_train:
+      results = _train(cfg, trainer, strategy, spec, train_paths, eval_paths, micro, chief)
+    if cfg.do_eval and results.get("global_step") != int(trainer.global_step.numpy()):
+      results = evaluate(cfg, trainer, strategy, spec, eval_paths)
+      if chief:
+        _write_eval_results(cfg.output_dir, results)
+    if num_workers(strategy) > 1:
+      _check_same_weights(strategy, trainer)
   return results
+
+
+def weights_fingerprint(tensors):
+  """CRC-32 of ``{name: array}`` by sorted name: equal iff the bytes are (all but surely)."""
+  crc = 0
+  for name in sorted(tensors):
+    crc = zlib.crc32(name.encode("utf-8"), crc)
+    crc = zlib.crc32(np.ascontiguousarray(tensors[name]).tobytes(), crc)
+  return crc
+
+
+def _check_same_weights(strategy, trainer):
+  """Every worker applies the same all-reduced update to its own copy: check they agree."""
+  crc = weights_fingerprint({n: t.numpy() for n, t in trainer.checkpoint_tensors().items()})
+  crcs = set(_gather_from_workers(strategy, [crc])[:, 0].tolist())
+  if len(crcs) > 1:
+    raise ClusterError("workers ended with different weights (fingerprints " +
+                       ", ".join(f"{c:08x}" for c in sorted(crcs)) + ")")
+  logging.info("all %d workers hold the same weights: fingerprint %08x", num_workers(strategy), crc)
 
 
 def _distributed(strategy, paths, spec, per_replica_batch, accumulation, training, skip):
   def fn(ctx):
     return data.make_dataset(paths, spec, per_replica_batch, accumulation, training,
-                             skip_batches=skip, input_context=ctx)
+                             skip_records=skip, input_context=ctx)
   return strategy.distribute_datasets_from_function(fn)
 
 
@@ -408,7 +538,8 @@ def _train(cfg, trainer, strategy, spec, train_paths, eval_paths, micro, chief):
   if start == 0 and chief and not tf.train.latest_checkpoint(cfg.output_dir):
     # Like Estimator, keep the starting point: the "before" of a before/after evaluation.
     checkpoint.save(cfg.output_dir, 0, trainer.checkpoint_tensors(), cfg.keep_checkpoint_max)
-  ds = _distributed(strategy, train_paths, spec, micro, cfg.gradient_accumulation_steps, True, start)
+  ds = _distributed(strategy, train_paths, spec, micro, cfg.gradient_accumulation_steps, True,
+                    start * cfg.train_batch_size)
   writer = tf.summary.create_file_writer(os.path.join(cfg.output_dir, "train")) if chief else None
   eval_writer = tf.summary.create_file_writer(os.path.join(cfg.output_dir, "eval")) if chief else None
   stopper = _EarlyStopping(cfg)
