@@ -7,6 +7,7 @@ Two promises the whole pipeline keeps:
 """
 
 import contextlib
+import glob
 import importlib.abc
 import importlib.util
 import json
@@ -23,6 +24,17 @@ class InputError(Exception):
     self.path, self.line, self.message = str(path), line, message
     where = f"{self.path}:{line}" if line else self.path
     super().__init__(f"{where}: {message}")
+
+
+def expand_inputs(spec):
+  """Comma-separated paths and globs, in the order given (each glob sorted)."""
+  paths = []
+  for part in filter(None, (p.strip() for p in spec.split(","))):
+    matches = sorted(glob.glob(part))
+    if not matches:
+      raise InputError(part, 0, "no such file")
+    paths.extend(matches)
+  return paths
 
 
 def read_json(path):

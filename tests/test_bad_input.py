@@ -395,13 +395,13 @@ def test_mask_probability_pickle(tmp_path):
                       ("bool.sav", {"的": True})):
     path = tmp_path / name
     path.write_bytes(pickle.dumps(value))
-    _raises_at_file(str(path), record_build.load_mask_probability, str(path))
+    _raises_at_file(str(path), mask_probability.load, str(path))
   path = tmp_path / "text.sav"
   path.write_text("的 0.1\n")
-  _raises_at_file(str(path), record_build.load_mask_probability, str(path), match="not a pickle")
+  _raises_at_file(str(path), mask_probability.load, str(path), match="not a pickle")
   path = tmp_path / "ok.sav"
   path.write_bytes(pickle.dumps({"的": 0.1, "了": 1}))
-  assert record_build.load_mask_probability(str(path)) == {"的": 0.1, "了": 1}
+  assert mask_probability.load(str(path)) == {"的": 0.1, "了": 1}
 
 
 def _raises_at_file(path, call, *args, match=""):

@@ -189,7 +189,7 @@ def test_build_writes_document_layout_and_a_loadable_pickle(tmp_path, parallel, 
 
 
 def test_pickle_protocol_loads_on_python_3_7():
-  assert build.PICKLE_PROTOCOL <= 4
+  assert mp.PICKLE_PROTOCOL <= 4
 
 
 def test_same_seed_gives_byte_identical_output(tmp_path, confusion_dir):

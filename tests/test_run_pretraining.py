@@ -199,7 +199,7 @@ def test_resume_continues_step_slots_and_data(data, tmp_path):
   for f in os.listdir(resumed):
     if f.startswith("model.ckpt-6"):
       os.remove(resumed / f)
-  checkpoint._write_state(str(resumed), "model.ckpt-3", ["model.ckpt-3"])
+  checkpoint.write_state(str(resumed), "model.ckpt-3", ["model.ckpt-3"])
   train.run(cfg(data, resumed, num_train_steps=6))  # the same command again
   a, b = tensors(str(straight / "model.ckpt-6")), tensors(str(resumed / "model.ckpt-6"))
   assert a.keys() == b.keys() and b["global_step"] == 6

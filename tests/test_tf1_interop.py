@@ -121,9 +121,9 @@ def test_googles_bert_model_loads_our_stripped_checkpoint_and_agrees(data, tmp_p
 
 
 def test_mask_probability_pickle_loads_on_python_3_7(tmp_path):
-  from csc_pretrain.create_data.build import PICKLE_PROTOCOL
+  from csc_pretrain.create_data import mask_probability
   with open(tmp_path / "mask_probability.sav", "wb") as f:
-    pickle.dump({"再": 0.25, "在": 0.01}, f, protocol=PICKLE_PROTOCOL)
+    mask_probability.save({"再": 0.25, "在": 0.01}, f)
   result = tf1(["-c", "import pickle, sys; d = pickle.load(open(sys.argv[1], 'rb'));"
                 "print(type(d).__name__, sorted(d.items()))", str(tmp_path / "mask_probability.sav")])
   assert result.returncode == 0, result.stderr

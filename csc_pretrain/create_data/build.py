@@ -5,7 +5,6 @@ import contextlib
 import json
 import logging
 import os
-import pickle
 import random
 
 from csc_pretrain import pair_formats
@@ -18,7 +17,6 @@ from csc_pretrain.io_utils import InputError, atomic_write, check_can_write
 
 OUTPUT_FILES = ("correct.txt", "wrong.txt", "mask_probability.sav", "mask_probability.tsv",
                 "observed_confusions.tsv", "create_data_stats.json")
-PICKLE_PROTOCOL = 4  # Python 3.7 (TF 1.15 users) reads protocol 4
 
 
 def pair_documents(path, fmt="auto"):
@@ -139,7 +137,7 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
                                            visual_sets, base_rate, smoothing)
     # Entered on the same stack: every output is renamed into place together, at the end.
     f = stack.enter_context(atomic_write(paths["mask_probability.sav"], "wb"))
-    pickle.dump(probs, f, protocol=PICKLE_PROTOCOL)
+    mp.save(probs, f)
     f = stack.enter_context(atomic_write(paths["mask_probability.tsv"]))
     f.write("char\tp\tcorrect_count\twrong_count\ttop_correction\ttop_count\tprior\n")
     for ch in sorted(probs, key=lambda c: (-probs[c], c)):

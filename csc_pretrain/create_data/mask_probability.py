@@ -28,8 +28,12 @@ Speech users want phonetic, OCR users visual.
 
 import collections
 import math
+import pickle
+
+from csc_pretrain.io_utils import InputError
 
 MODES = ("corpus", "phonetic", "visual", "both")
+PICKLE_PROTOCOL = 4  # Python 3.7 (TF 1.15 users) reads protocol 4
 SMOOTHING = 5.0
 TOP_FOR_CONFUSABILITY = 5
 
@@ -143,3 +147,31 @@ def mask_probabilities(counts, mode="corpus", confusability=None, phonetic_sets=
     details[w] = {"correct_count": seen, "wrong_count": sum(counts.confusions.get(w, {}).values()),
                   "top_correction": top_c, "top_count": top_n, "prior": prior}
   return probs, details
+
+
+# --- mask_probability.sav: a pickled plain dict[str, float], as FASPell-style code loads it ---
+
+def save(probs, f):
+  """Writes ``probs`` to the binary file object ``f``."""
+  pickle.dump(dict(probs), f, protocol=PICKLE_PROTOCOL)
+
+
+def load(path):
+  """The dict[str, float] of a mask_probability.sav; InputError naming the file."""
+  try:
+    with open(path, "rb") as f:
+      probs = pickle.load(f)
+  except FileNotFoundError:
+    raise InputError(path, 0, "no such file") from None
+  except Exception as e:  # pickle raises many kinds
+    raise InputError(path, 0, f"not a pickle: {e}") from None
+  if not isinstance(probs, dict) or not probs:
+    raise InputError(path, 0, f"expected a non-empty pickled dict[str, float], got "
+                     f"{type(probs).__name__}{' (empty)' if not probs else ''}")
+  for key, value in probs.items():
+    # bool is an int to Python, and a NaN weight would poison every draw.
+    if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
+      raise InputError(path, 0, f"expected a pickled dict[str, float]: entry {key!r}: {value!r}")
+    if not 0 <= value <= 1:
+      raise InputError(path, 0, f"mask probability of {key!r} is {value}, not in [0, 1]")
+  return probs

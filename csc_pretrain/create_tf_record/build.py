@@ -17,32 +17,20 @@ run, and ``merge_stats`` sums their stats.json files.
 
 import collections
 import contextlib
-import glob
 import itertools
 import json
 import logging
 import multiprocessing
 import os
-import pickle
 
 from csc_pretrain.char_meta.formats import (ERROR_TABLE_PHONETIC, ERROR_TABLE_VISUAL,
                                             read_char_meta_extra, read_confusion_sets)
-from csc_pretrain.create_data import pairs as P
+from csc_pretrain.create_data import mask_probability, pairs as P
 from csc_pretrain.create_tf_record import instances as I
 from csc_pretrain.create_tf_record import tfrecord
 from csc_pretrain.create_tf_record.tokenization import FullTokenizer, SPECIAL_TOKENS
-from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, check_range, read_json
-
-
-def expand_inputs(spec):
-  """Comma-separated paths and globs, in the order given (each glob sorted)."""
-  paths = []
-  for part in filter(None, (p.strip() for p in spec.split(","))):
-    matches = sorted(glob.glob(part))
-    if not matches:
-      raise InputError(part, 0, "no such file")
-    paths.extend(matches)
-  return paths
+from csc_pretrain.io_utils import (InputError, atomic_write, check_can_write, check_range,
+                                   expand_inputs, read_json)
 
 
 def read_documents(input_files, wrong_files=None):
@@ -65,26 +53,6 @@ def _readings(confusion_dir, keep=None):
     if keep is None or row["char"] in keep:
       out[row["char"]] = set(row["readings"].split())
   return out
-
-
-def load_mask_probability(path):
-  try:
-    with open(path, "rb") as f:
-      probs = pickle.load(f)
-  except FileNotFoundError:
-    raise InputError(path, 0, "no such file") from None
-  except Exception as e:  # pickle raises many kinds
-    raise InputError(path, 0, f"not a pickle: {e}") from None
-  if not isinstance(probs, dict) or not probs:
-    raise InputError(path, 0, f"expected a non-empty pickled dict[str, float], got "
-                     f"{type(probs).__name__}{' (empty)' if not probs else ''}")
-  for key, value in probs.items():
-    # bool is an int to Python, and a NaN weight would poison every draw.
-    if not isinstance(key, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
-      raise InputError(path, 0, f"expected a pickled dict[str, float]: entry {key!r}: {value!r}")
-    if not 0 <= value <= 1:
-      raise InputError(path, 0, f"mask probability of {key!r} is {value}, not in [0, 1]")
-  return probs
 
 
 def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
@@ -272,7 +240,7 @@ def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_proba
   FullTokenizer(vocab_file, do_lower_case)  # fails fast on a bad vocab
   from csc_pretrain.create_tf_record.tokenization import load_vocab
   vocab = load_vocab(vocab_file)
-  probs = load_mask_probability(mask_probability_file) if mask_probability_file else None
+  probs = mask_probability.load(mask_probability_file) if mask_probability_file else None
   vocabulary = build_vocabulary(vocab, confusion_dir, probs)
   if not confusion_dir:
     logging.warning("no --confusion_dir: pinyin and look-alike replacements fall back to random")

@@ -14,10 +14,9 @@ import os
 
 from absl import app, flags
 
-from csc_pretrain.create_tf_record.build import expand_inputs
 from csc_pretrain.create_tf_record.tokenization import build_vocab
 from csc_pretrain.io_utils import (InputError, atomic_write, check_can_write, check_range,
-                                   quiet_tensorflow, read_lines, run_cli)
+                                   expand_inputs, quiet_tensorflow, read_lines, run_cli)
 
 FLAGS = flags.FLAGS
 

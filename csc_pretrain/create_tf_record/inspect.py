@@ -13,9 +13,8 @@ import sys
 from absl import app, flags
 
 from csc_pretrain.create_tf_record import tfrecord
-from csc_pretrain.create_tf_record.build import expand_inputs
 from csc_pretrain.create_tf_record.tokenization import load_vocab
-from csc_pretrain.io_utils import InputError, check_range, quiet_tensorflow, run_cli
+from csc_pretrain.io_utils import InputError, check_range, expand_inputs, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 

@@ -131,7 +131,8 @@ def read_shapes(prefix):
   return reader, reader.get_variable_to_shape_map()
 
 
-def _write_state(directory, latest, all_paths):
+def write_state(directory, latest, all_paths):
+  """The ``checkpoint`` state file naming ``latest`` and ``all_paths``, atomically."""
   lines = [f'model_checkpoint_path: "{latest}"']
   lines += [f'all_model_checkpoint_paths: "{p}"' for p in all_paths]
   fd, tmp = tempfile.mkstemp(prefix=".checkpoint.", dir=directory)
@@ -149,20 +150,28 @@ def list_checkpoints(directory):
   return [os.path.basename(p) for p in state.all_model_checkpoint_paths]
 
 
-def save(directory, step, tensors, keep_max=5, basename="model.ckpt"):
-  """Writes ``{name: tensor}`` as ``directory/basename-step`` and returns the prefix."""
+def write_tensors(directory, base, tensors):
+  """``{name: tensor}`` as the checkpoint ``directory/base`` (one data shard), whole or
+  not at all: SaveV2 to a temporary prefix, then renamed, the index last (it is what
+  makes the prefix exist). The state file is left alone."""
   os.makedirs(directory, exist_ok=True)
-  final = f"{basename}-{int(step)}"
-  tmp = os.path.join(directory, f".tmp-{final}-{os.getpid()}")
+  tmp = os.path.join(directory, f".tmp-{base}-{os.getpid()}")
   names = sorted(tensors)
   tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names, shape_and_slices=[""] * len(names),
                     tensors=[tensors[n] for n in names])
-  for suffix in (".data-00000-of-00001", ".index"):  # the index last: it makes the prefix exist
-    os.replace(tmp + suffix, os.path.join(directory, final + suffix))
+  for suffix in (".data-00000-of-00001", ".index"):
+    os.replace(tmp + suffix, os.path.join(directory, base + suffix))
+  return os.path.join(directory, base)
+
+
+def save(directory, step, tensors, keep_max=5, basename="model.ckpt"):
+  """Writes ``{name: tensor}`` as ``directory/basename-step`` and returns the prefix."""
+  final = f"{basename}-{int(step)}"
+  write_tensors(directory, final, tensors)
   kept = [p for p in list_checkpoints(directory) if p != final] + [final]
   removed = kept[:-keep_max] if keep_max and len(kept) > keep_max else []
   kept = kept[len(removed):]
-  _write_state(directory, final, kept)
+  write_state(directory, final, kept)
   for old in removed:
     for f in os.listdir(directory):
       if f.startswith(old + ".") and f[len(old) + 1:].split("-")[0] in ("index", "data", "meta"):

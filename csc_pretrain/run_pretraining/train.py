@@ -20,8 +20,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from csc_pretrain.create_tf_record.build import expand_inputs
-from csc_pretrain.io_utils import InputError, atomic_write, check_range
+from csc_pretrain.io_utils import InputError, atomic_write, check_range, expand_inputs
 from csc_pretrain.run_pretraining import checkpoint, data, modeling, optimization
 
 SUM = tf.distribute.ReduceOp.SUM

@@ -67,15 +67,10 @@ def strip(input_path, output_prefix=None, remove=DEFAULT_REMOVE, keep_global_ste
   basename, step = (step_match.group(1), int(step_match.group(2))) if step_match else (out_base, None)
   if in_place:
     old_shards = [f for f in os.listdir(out_dir) if f.startswith(out_base + ".data-")]
-    tmp = os.path.join(out_dir, f".strip-{out_base}-{os.getpid()}")
-    names = sorted(tensors)
-    tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[tensors[n] for n in names])
-    for shard in old_shards:
+    checkpoint.write_tensors(out_dir, out_base, tensors)
+    for shard in old_shards:  # the new index names only its one shard
       if shard != out_base + ".data-00000-of-00001":
         os.remove(os.path.join(out_dir, shard))
-    for suffix in (".data-00000-of-00001", ".index"):
-      os.replace(tmp + suffix, os.path.join(out_dir, out_base + suffix))
   else:
     _save_plain(out_dir, out_base, tensors, basename, step)
     src_dir = os.path.dirname(os.path.abspath(prefix))
@@ -96,13 +91,8 @@ def _save_plain(directory, base, tensors, basename, step):
   if step is not None:
     checkpoint.save(directory, step, tensors, keep_max=0, basename=basename)
     return
-  tmp = os.path.join(directory, f".tmp-{base}-{os.getpid()}")
-  names = sorted(tensors)
-  tf.raw_ops.SaveV2(prefix=tmp, tensor_names=names, shape_and_slices=[""] * len(names),
-                    tensors=[tensors[n] for n in names])
-  for suffix in (".data-00000-of-00001", ".index"):
-    os.replace(tmp + suffix, os.path.join(directory, base + suffix))
-  checkpoint._write_state(directory, base, [base])
+  checkpoint.write_tensors(directory, base, tensors)
+  checkpoint.write_state(directory, base, [base])
 
 
 def same_tensors(prefix_a, prefix_b, names):
