@@ -125,3 +125,12 @@ def test_requirement_files_say_what_pyproject_says():
   assert sorted(requirement_lines("requirements.txt")) == sorted(project["dependencies"])
   assert sorted(requirement_lines("requirements-test.txt")) == sorted(
       project["optional-dependencies"]["test"])
+
+
+def test_console_entry_points_name_real_commands():
+  import importlib
+  scripts = pyproject()["scripts"]
+  assert {"csc-create-tf-record", "csc-run-pretraining", "csc-strip-adam"} <= set(scripts)
+  for name, target in scripts.items():
+    module, _, function = target.partition(":")
+    assert callable(getattr(importlib.import_module(module), function, None)), (name, target)

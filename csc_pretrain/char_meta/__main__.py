@@ -170,7 +170,12 @@ def main(argv):
   logging.info("wrote %s: %s", FLAGS.output_dir, stats)
 
 
-if __name__ == "__main__":
+def cli():
+  """The console entry point (`csc-char-meta` once the package is installed)."""
   quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

@@ -105,7 +105,12 @@ def main(argv):
   logging.info("summary: %s", stats)
 
 
-if __name__ == "__main__":
+def cli():
+  """The console entry point (`csc-create-data` once the package is installed)."""
   quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

@@ -113,7 +113,8 @@ def main(argv):
   logging.info("stats: %s", stats)
 
 
-if __name__ == "__main__":
+def cli():
+  """The console entry point (`csc-create-tf-record` once the package is installed)."""
   quiet_tensorflow()  # before define_flags, which may load TensorFlow
   if sys.argv[1:2] == ["merge_stats"]:
     define_merge_flags()
@@ -121,3 +122,7 @@ if __name__ == "__main__":
   else:
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

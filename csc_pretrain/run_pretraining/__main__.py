@@ -124,7 +124,12 @@ def main(argv):
     logging.info("results: %s", results)
 
 
-if __name__ == "__main__":
+def cli():
+  """The console entry point (`csc-run-pretraining` once the package is installed)."""
   quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

@@ -42,7 +42,12 @@ def main(argv):
   run_cli(run)
 
 
-if __name__ == "__main__":
+def cli():
+  """The console entry point (`csc-strip-adam` once the package is installed)."""
   quiet_tensorflow()  # before define_flags, which may load TensorFlow
   define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()
