@@ -131,11 +131,14 @@ def main(argv):
     from csc_pretrain.run_pretraining import train
     values = {name: FLAGS[name].value for name, _, _ in cli.FLAG_TABLE}
     values.update(input_file="", output_dir="", do_eval=False)  # nothing is read or written
+    from csc_pretrain.create_tf_record.tfrecord import DEFAULT_LENGTHS
+    for key, default in DEFAULT_LENGTHS.items():  # no records to take them from
+      values[key] = values[key] or default
     return measure(train.RunConfig(**values), FLAGS.steps, FLAGS.warmup_steps, FLAGS.peak_tflops)
 
   r = run_cli(run)
   print(f"{r['strategy']}, {r['replicas']} replica(s), {r['parameters'] / 1e6:.1f}M parameters, "
-        f"batch {FLAGS.train_batch_size} x seq {FLAGS.max_seq_length}, "
+        f"batch {FLAGS.train_batch_size} x seq {FLAGS.max_seq_length or 128}, "
         f"{FLAGS.mixed_precision}{' + XLA' if FLAGS.jit_compile else ''}")
   print(f"step {r['step_ms']:.1f} ms   {r['examples_per_second']:.1f} examples/s   "
         f"{r['tokens_per_second']:.0f} tokens/s")

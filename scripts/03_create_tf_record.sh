@@ -22,9 +22,8 @@ fi
   --mask_probability_file "$DATA_DIR/mask_probability.sav" --confusion_dir "$CHAR_META_DIR" \
   --max_seq_length "${MAX_SEQ_LENGTH:-128}" --max_predictions_per_seq "${MAX_PREDICTIONS:-20}" \
   --dupe_factor "${DUPE_FACTOR:-10}" --overwrite "$@"
+# The lengths come from the records' stats.json, in inspect and in stage 4 alike.
 "$PY" -m csc_pretrain.create_tf_record.inspect \
-  --input_file "$DATA_DIR/tf_examples.tfrecord" --vocab_file "$VOCAB_FILE" \
-  --max_seq_length "${MAX_SEQ_LENGTH:-128}" --max_predictions_per_seq "${MAX_PREDICTIONS:-20}" \
-  --show 2
+  --input_file "$DATA_DIR/tf_examples.tfrecord" --vocab_file "$VOCAB_FILE" --show 2
 echo "wrote:"
 ls -l "$DATA_DIR/tf_examples.tfrecord" "$DATA_DIR/tf_examples.tfrecord.stats.json"

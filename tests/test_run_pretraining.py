@@ -4,6 +4,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -272,9 +273,14 @@ def test_mirrored_strategy_on_two_logical_cpus_equals_one_device(data, tmp_path)
 # --- bad input ------------------------------------------------------------------------------------------------
 
 def test_records_that_do_not_fit_the_flags(data, tmp_path):
-  with pytest.raises(InputError, match=r"train.tfrecord:1: record 1 has input_ids of length 32 but "
-                                       r"--max_seq_length is 64"):
+  with pytest.raises(InputError, match=r"train.tfrecord.stats.json: the records have "
+                                       r"max_seq_length 32 but --max_seq_length is 64"):
     train.run(cfg(data, tmp_path, max_seq_length=64))
+  # Without the stats file, the records themselves are checked against the flags.
+  shutil.copy(data / "train.tfrecord", tmp_path / "bare.tfrecord")
+  with pytest.raises(InputError, match=r"bare.tfrecord:1: record 1 has input_ids of length 32 but "
+                                       r"--max_seq_length is 64"):
+    train.run(cfg(data, tmp_path, input_file=str(tmp_path / "bare.tfrecord"), max_seq_length=64))
   small = json.loads((data / "bert_config.json").read_text())
   small["vocab_size"] = 120
   (tmp_path / "small.json").write_text(json.dumps(small))
@@ -313,3 +319,23 @@ def test_cli_with_yaml_config_and_flag_override(data, tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 2
   assert f"{yaml_path}:11: unknown key 'no_such_key'" in result.stderr
+
+
+def test_lengths_come_from_the_records_stats_and_a_contradicting_flag_is_refused(data, tmp_path):
+  from csc_pretrain.create_tf_record import tfrecord
+  records = [str(data / "train.tfrecord")]
+  given = {"max_seq_length": None, "max_predictions_per_seq": None}
+  assert tfrecord.resolve_lengths(records, given) == {"max_seq_length": 32,
+                                                      "max_predictions_per_seq": 5}
+  # Without flags, training reads the lengths the records were made with.
+  train.run(cfg(data, tmp_path / "o", max_seq_length=None, max_predictions_per_seq=None,
+                num_train_steps=1, do_eval=False))
+  assert (tmp_path / "o" / "model.ckpt-1.index").exists()
+  with pytest.raises(InputError, match=r"train\.tfrecord\.stats\.json: the records have "
+                                       r"max_predictions_per_seq 5 but --max_predictions_per_seq is 6"):
+    train.run(cfg(data, tmp_path / "o2", max_predictions_per_seq=6))
+  assert not (tmp_path / "o2").exists()
+  # Records without a stats.json (made by Google's script) keep Google's defaults.
+  bare = tmp_path / "bare.tfrecord"
+  bare.write_bytes(b"")
+  assert tfrecord.resolve_lengths([str(bare)], given) == tfrecord.DEFAULT_LENGTHS

@@ -3,6 +3,8 @@ r"""Prints the first instances of TFRecord files back as text and checks every r
   python -m csc_pretrain.create_tf_record.inspect --input_file tf_examples.tfrecord \
       --vocab_file vocab.txt [--max_seq_length 128 --max_predictions_per_seq 20] [--show 3]
 
+The lengths default to those in the records' stats.json (create_tf_record's).
+
 Every record is parsed with TensorFlow's own parser against Google's schema
 (names, dtypes, lengths); any record that does not fit stops the check with
 its file and record number. Masked positions print as [input→label].
@@ -22,8 +24,10 @@ FLAGS = flags.FLAGS
 def define_flags():
   flags.DEFINE_string("input_file", None, "TFRecord files (comma-separated, globs).")
   flags.DEFINE_string("vocab_file", None, "vocab.txt the records were made with.")
-  flags.DEFINE_integer("max_seq_length", 128, "Expected sequence length.")
-  flags.DEFINE_integer("max_predictions_per_seq", 20, "Expected masked positions per record.")
+  flags.DEFINE_integer("max_seq_length", None, "Expected sequence length (default: from the "
+                       "records' stats.json, else 128).")
+  flags.DEFINE_integer("max_predictions_per_seq", None, "Expected masked positions per record "
+                       "(default: from the records' stats.json, else 20).")
   flags.DEFINE_integer("show", 3, "How many instances to print.")
   flags.mark_flag_as_required("input_file")
   flags.mark_flag_as_required("vocab_file")
@@ -65,7 +69,8 @@ def check_flags(max_seq_length, max_predictions_per_seq, show=0):
   """Refuses lengths no record can have before any file is read."""
   check_range("--max_seq_length", max_seq_length, low=3)
   check_range("--max_predictions_per_seq", max_predictions_per_seq, low=1)
-  if max_predictions_per_seq > max_seq_length:
+  if None not in (max_seq_length, max_predictions_per_seq) and (
+      max_predictions_per_seq > max_seq_length):
     raise InputError("--max_predictions_per_seq", 0, f"{max_predictions_per_seq} is more than "
                      f"--max_seq_length {max_seq_length}")
   check_range("--show", show, low=0)
@@ -104,10 +109,14 @@ def main(argv):
 
   def run():
     check_flags(FLAGS.max_seq_length, FLAGS.max_predictions_per_seq, FLAGS.show)
+    paths = expand_inputs(FLAGS.input_file)
+    lengths = tfrecord.resolve_lengths(paths, {key: FLAGS[key].value
+                                               for key in tfrecord.LENGTH_KEYS})
+    check_flags(lengths["max_seq_length"], lengths["max_predictions_per_seq"], FLAGS.show)
     inv_vocab = list(load_vocab(FLAGS.vocab_file))
     count = 0
-    for path, n, parsed in check_records(expand_inputs(FLAGS.input_file), FLAGS.max_seq_length,
-                                         FLAGS.max_predictions_per_seq):
+    for path, n, parsed in check_records(paths, lengths["max_seq_length"],
+                                         lengths["max_predictions_per_seq"]):
       if max(parsed["input_ids"]) >= len(inv_vocab):
         raise InputError(path, n, "token id beyond the vocab: another vocab.txt?")
       if count < FLAGS.show:
@@ -115,8 +124,8 @@ def main(argv):
         print(render(parsed, inv_vocab))
       count += 1
     print(f"{count} records, all in Google BERT's schema "
-          f"(max_seq_length {FLAGS.max_seq_length}, max_predictions_per_seq "
-          f"{FLAGS.max_predictions_per_seq})", file=sys.stderr)
+          f"(max_seq_length {lengths['max_seq_length']}, max_predictions_per_seq "
+          f"{lengths['max_predictions_per_seq']})", file=sys.stderr)
 
   run_cli(run)
 

@@ -6,6 +6,8 @@ float32), and a TFRecord is ``len, crc(len), data, crc(data)`` with masked
 CRC32C. The tests parse what we write with TensorFlow's own parser.
 """
 
+import json
+import os
 import struct
 
 import google_crc32c
@@ -198,3 +200,38 @@ def read_records(path):
       if struct.unpack("<I", footer)[0] != _masked_crc(data):
         raise ValueError(f"{path}: corrupt data CRC")
       yield data
+
+
+# --- the lengths a set of records was made with ----------------------------------------------
+
+LENGTH_KEYS = ("max_seq_length", "max_predictions_per_seq")
+# Google's defaults, for records without a stats.json (made by Google's own script).
+DEFAULT_LENGTHS = {"max_seq_length": 128, "max_predictions_per_seq": 20}
+
+
+def resolve_lengths(paths, given):
+  """``{key: value}`` for LENGTH_KEYS: from the ``<record>.stats.json`` files that
+  create_tf_record writes next to ``paths``, else DEFAULT_LENGTHS. A value in
+  ``given`` (flags; None = not given) must agree with the stats: InputError
+  naming the stats file otherwise, as it does for two stats files that disagree."""
+  from csc_pretrain.io_utils import InputError, read_json
+  found = {}
+  for path in paths:
+    stats_path = path + ".stats.json"
+    if not os.path.exists(stats_path):
+      continue
+    stats = read_json(stats_path)
+    for key in LENGTH_KEYS:
+      if key in stats:
+        if key in found and found[key][0] != stats[key]:
+          raise InputError(stats_path, 0, f"{key} {stats[key]}, but {found[key][0]} in "
+                           f"{found[key][1]}: records of different lengths cannot train together")
+        found.setdefault(key, (stats[key], stats_path))
+  out = {}
+  for key in LENGTH_KEYS:
+    value = given.get(key)
+    if key in found and value is not None and value != found[key][0]:
+      raise InputError(found[key][1], 0, f"the records have {key} {found[key][0]} but "
+                       f"--{key} is {value}: leave the flag out, or remake the records")
+    out[key] = value if value is not None else found.get(key, (DEFAULT_LENGTHS[key],))[0]
+  return out

@@ -28,8 +28,10 @@ FLAG_TABLE = (
     ("vocab_file", "string", "Optional vocab.txt, checked against the config's vocab_size."),
     ("do_train", "bool", "Train."),
     ("do_eval", "bool", "Evaluate (at each checkpoint while training, and at the end)."),
-    ("max_seq_length", "integer", "Sequence length of the records."),
-    ("max_predictions_per_seq", "integer", "Masked positions per record."),
+    ("max_seq_length", "integer", "Sequence length of the records (default: from their "
+     "stats.json, else 128)."),
+    ("max_predictions_per_seq", "integer", "Masked positions per record (default: from their "
+     "stats.json, else 20)."),
     ("train_batch_size", "integer", "Examples per optimizer step (all replicas and micro-batches)."),
     ("eval_batch_size", "integer", "Examples per eval step."),
     ("learning_rate", "float", "Peak learning rate of Adam."),

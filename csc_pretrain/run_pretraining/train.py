@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from csc_pretrain.create_tf_record import tfrecord
 from csc_pretrain.io_utils import InputError, atomic_write, check_range, expand_inputs
 from csc_pretrain.run_pretraining import checkpoint, data, modeling, optimization
 
@@ -39,8 +40,8 @@ class RunConfig:
   vocab_file: str = None
   do_train: bool = True
   do_eval: bool = False
-  max_seq_length: int = 128
-  max_predictions_per_seq: int = 20
+  max_seq_length: int = None       # None: from the records' stats.json (else 128)
+  max_predictions_per_seq: int = None  # None: from the records' stats.json (else 20)
   train_batch_size: int = 32
   eval_batch_size: int = 8
   learning_rate: float = 5e-5
@@ -364,7 +365,8 @@ def check_flags(cfg):
                "early_stopping_patience", "early_stopping_min_steps", "num_cpu_devices",
                "collective_timeout"):
     check_range("--" + flag, getattr(cfg, flag), low=0)
-  if cfg.max_predictions_per_seq > cfg.max_seq_length:
+  if None not in (cfg.max_seq_length, cfg.max_predictions_per_seq) and (
+      cfg.max_predictions_per_seq > cfg.max_seq_length):
     raise InputError("--max_predictions_per_seq", 0, f"{cfg.max_predictions_per_seq} is more than "
                      f"--max_seq_length {cfg.max_seq_length}")
   # 0 is legal: a run that only evaluates, or tests early stopping, trains nothing on purpose.
@@ -409,6 +411,10 @@ def _check_inputs(cfg, bert_config):
 def run(cfg):
   """Trains and/or evaluates; returns the last eval results (or train summary)."""
   check_flags(cfg)
+  # Lengths the flags leave out come from the records' stats.json (Google's without one).
+  given = {key: getattr(cfg, key) for key in tfrecord.LENGTH_KEYS}
+  paths = expand_inputs(cfg.input_file) if cfg.input_file else []
+  cfg = dataclasses.replace(cfg, **tfrecord.resolve_lengths(paths, given))
   bert_config = modeling.BertConfig.from_json_file(cfg.bert_config_file)
   train_paths, eval_paths = _check_inputs(cfg, bert_config)
   if cfg.init_checkpoint:
