@@ -6,13 +6,17 @@ r"""Evaluate spelling correction with a checkpoint; optionally before/after side
   python -m csc_pretrain.evaluate --checkpoint ... --test_file input.txt --sighan_truth_file \
       truth.txt --result_file result.txt
   python -m csc_pretrain.evaluate --checkpoint ... --test_file a.tsv,b.json --clean_file clean.txt
+  python -m csc_pretrain.evaluate --checkpoint ... --thresholds thresholds.json --decoder fitted \
+      --protect protect.txt --lexicon lexicon.txt [--second_pass] --test_file ...
 
 Test files may be in any layout csc_pretrain.pair_formats reads (auto-detected,
 --format forces one). Prints sentence-level detection/correction P/R/F1 under
 the strict convention and the official SIGHAN tool's, character-level P/R/F1,
 accuracy and sentences/s; then one row per test file, recall per kind of gold
 error, over-correction on --clean_file and the skipped pairs. The last line
-printed is one JSON object with every figure.
+printed is one JSON object with every figure. The corrector is set up as
+``correct`` sets it up: --thresholds (from ``tune``, threshold rule or fitted
+decoder, --decoder to pick), --protect, --lexicon and --second_pass.
 
 Bad pairs never sink a benchmark (see csc_pretrain.correct.metrics): pairs whose
 sides differ in length count at sentence level (as misses unless the output
@@ -35,7 +39,8 @@ import time
 from absl import app, flags
 
 from csc_pretrain import pair_formats
-from csc_pretrain.correct.cli import define_common_flags, thresholds_from_flags
+from csc_pretrain.correct.cli import (constraints_from_flags, define_common_flags,
+                                      thresholds_from_flags)
 from csc_pretrain.correct import metrics
 from csc_pretrain.io_utils import InputError, atomic_write, quiet_tensorflow, run_cli
 
@@ -169,10 +174,12 @@ def _predict(corrector, texts):
   return out, time.time() - start
 
 
-def run_one(checkpoint, bert_config_file, vocab_file, thresholds, test_sets, clean, kind_of):
+def run_one(checkpoint, bert_config_file, vocab_file, thresholds, test_sets, clean, kind_of,
+            constraints=None):
   from csc_pretrain.correct.corrector import Corrector
   corrector = Corrector(checkpoint, bert_config_file, vocab_file, FLAGS.confusion_dir,
-                        thresholds, FLAGS.max_seq_length, FLAGS.batch_size)
+                        thresholds, FLAGS.max_seq_length, FLAGS.batch_size, constraints,
+                        FLAGS.second_pass)
   texts = [r.wrong for t in test_sets for r in t.records]
   corrector.correct(texts[:1])  # trace the model once, outside the timing
   flat, seconds = _predict(corrector, texts)
@@ -183,6 +190,7 @@ def run_one(checkpoint, bert_config_file, vocab_file, thresholds, test_sets, cle
   m = score(test_sets, predictions, kind_of)
   m["sentences_per_second"] = len(texts) / seconds if seconds else 0.0
   m["checkpoint"] = corrector.prefix
+  m["decoder"] = thresholds.decoder
   if clean is not None:
     sentences, skipped = clean
     cleaned, _ = _predict(corrector, sentences)
@@ -253,6 +261,7 @@ def main(argv):
 
   def run():
     thresholds = thresholds_from_flags()  # bad flags fail before any file is read
+    constraints = constraints_from_flags()
     test_files, truth_files = _split(FLAGS.test_file), _split(FLAGS.sighan_truth_file)
     if truth_files and len(truth_files) != len(test_files):
       raise InputError("--sighan_truth_file", 0, f"{len(truth_files)} truth files for "
@@ -275,7 +284,7 @@ def main(argv):
     kind_of = metrics.ErrorKinds(visual)
 
     results, predictions = run_one(FLAGS.checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
-                                   thresholds, test_sets, clean, kind_of)
+                                   thresholds, test_sets, clean, kind_of, constraints)
     if FLAGS.result_file:
       with atomic_write(FLAGS.result_file) as f:
         f.write("".join(line + "\n" for line in result_lines(test_sets, predictions)))
@@ -284,7 +293,7 @@ def main(argv):
       baseline, _ = run_one(FLAGS.baseline_checkpoint,
                             FLAGS.baseline_bert_config_file or FLAGS.bert_config_file,
                             FLAGS.baseline_vocab_file or FLAGS.vocab_file, thresholds,
-                            test_sets, clean, kind_of)
+                            test_sets, clean, kind_of, constraints)
     report(results, baseline, look_alike_known=visual is not None)
     summary = dict(results, look_alike_kind=visual is not None)
     if baseline:

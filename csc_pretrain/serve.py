@@ -1,13 +1,15 @@
 r"""A small HTTP service around the corrector (standard library only).
 
   python -m csc_pretrain.serve --checkpoint out/pretrain_tiny/stripped --confusion_dir char_meta [--port 5000]
+      [--thresholds thresholds.json --decoder fitted --protect FILE --lexicon FILE --second_pass]
 
   GET  /correct?q=患者需要定其复查        -> {"text", "corrected", "edits": [{"pos", "from", "to", "prob"}]}
   POST /correct  ["句子一", "句子二"]      -> [{...}, {...}]   (one batched model call)
   GET  /health                           -> {"status": "ok", "checkpoint": ...}
 
 Texts of any length up to --max_chars are corrected the way ``correct`` and
-``evaluate`` do it (Corrector.correct): longer than the model's
+``evaluate`` do it (Corrector.correct, with the same --thresholds, --decoder,
+--protect, --lexicon and --second_pass): longer than the model's
 --max_seq_length, they are cut at sentence ends (sliding windows inside an
 overlong sentence) and stitched back. ``corrected`` always has the length of
 ``text``, and ``pos`` is the index of the character in ``text`` counted in

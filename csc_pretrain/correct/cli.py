@@ -19,6 +19,15 @@ def define_common_flags():
   flags.DEFINE_float("min_prob", None, "Override: a candidate's least probability.")
   flags.DEFINE_float("margin", None, "Override: how much it must beat the original's probability.")
   flags.DEFINE_integer("top_k", None, "Override: candidates read per position.")
+  flags.DEFINE_enum("decoder", None, ["threshold", "fitted"], "Override the thresholds file's "
+                    "rule: threshold (min_prob/margin) or fitted (the confidence-similarity "
+                    "boundary `tune --decoder fitted` wrote). Default: the file's, else threshold.")
+  flags.DEFINE_string("protect", None, "Words, or regexes written re:PATTERN, one a line, never "
+                      "edited inside (drug names, legal terms, product codes).")
+  flags.DEFINE_string("lexicon", None, "Domain words, one a line: a correction that breaks one "
+                      "is refused, one that makes one is favoured.")
+  flags.DEFINE_bool("second_pass", False, "Read corrected sentences again; keep a new edit only "
+                    "next to a first-round edit (two-character errors).")
   flags.DEFINE_integer("max_seq_length", 128, "Longer texts are corrected in windows.")
   flags.DEFINE_integer("batch_size", 32, "Sentences per model call.")
   flags.mark_flag_as_required("checkpoint")
@@ -69,15 +78,30 @@ def check_common_flags(thresholds=None):
 def thresholds_from_flags():
   from csc_pretrain.correct.corrector import Thresholds
   th = Thresholds.from_file(FLAGS.thresholds) if FLAGS.thresholds else Thresholds()
-  for name in ("min_prob", "margin", "top_k"):
+  for name in ("min_prob", "margin", "top_k", "decoder"):
     if FLAGS[name].value is not None:
       setattr(th, name, FLAGS[name].value)
   check_common_flags(th)
+  if th.decoder == "fitted" and th.fitted is None:
+    raise InputError("--decoder", 0, "fitted needs a --thresholds file with a fitted boundary "
+                     "(from `python -m csc_pretrain.correct tune --decoder fitted`)")
   return th
 
 
-def make_corrector():
+def constraints_from_flags():
+  """Constraints from --protect and --lexicon (None when neither is given)."""
+  from csc_pretrain.correct.constraints import Constraints
+  return Constraints.from_files(FLAGS.protect, FLAGS.lexicon)
+
+
+def make_corrector(thresholds=None, constraints=None):
+  """A Corrector from the shared flags; ``thresholds`` replaces --thresholds and its
+  overrides (tune, which chooses them), ``constraints`` --protect and --lexicon
+  (already read)."""
   from csc_pretrain.correct.corrector import Corrector
+  thresholds = thresholds or thresholds_from_flags()
+  # A bad --protect or --lexicon line fails before the model loads.
+  constraints = constraints or constraints_from_flags()
   return Corrector(FLAGS.checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
-                   FLAGS.confusion_dir, thresholds_from_flags(), FLAGS.max_seq_length,
-                   FLAGS.batch_size)
+                   FLAGS.confusion_dir, thresholds, FLAGS.max_seq_length,
+                   FLAGS.batch_size, constraints, FLAGS.second_pass)

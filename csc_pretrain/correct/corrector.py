@@ -10,7 +10,12 @@ character only if
   * its probability is at least ``min_prob``; and
   * it beats the original character's probability by at least ``margin``.
 
-Both thresholds are what a small dev set tunes (``tune``).
+Both thresholds are what a small dev set tunes (``tune``), for the best F1 or,
+with a false-positive budget, the best recall within it. ``decoder.py`` holds
+this rule and the fitted confidence-similarity boundary that can replace it,
+and ``constraints.py`` the protected terms and lexicon both respect. With
+``second_pass``, the corrected sentences are read again and an edit of that
+second round is kept only next to an edit of the first.
 
 Invariant: ``corrected`` has exactly the input's length and every edit's
 ``pos`` is an index into the input string (a Python ``str`` index, i.e. a
@@ -48,16 +53,25 @@ SENTENCE_END = re.compile(r"[。！？；\n]+[”’」』）》\"')]*")
 # Lone surrogates (from argv bytes that are not UTF-8, or JSON "\ud800") cannot
 # reach the Rust tokenizer; U+FFFD, which it drops, holds their place instead.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+DECODERS = ("threshold", "fitted")
 
 
 @dataclasses.dataclass
 class Thresholds:
+  """How candidates are accepted (decoder.py): the threshold rule's ``min_prob``,
+  ``margin`` and ``top_k``; ``decoder`` "fitted" uses the boundary in ``fitted``
+  (a decoder.Fitted) instead. ``calibration`` is what ``tune`` measured, kept
+  for the record."""
   min_prob: float = 0.3
   margin: float = 0.1
   top_k: int = 10
+  decoder: str = "threshold"
+  fitted: object = None
+  calibration: dict = None
 
   @classmethod
   def from_file(cls, path):
+    from csc_pretrain.correct.decoder import Fitted
     raw = read_json(path)
     if not isinstance(raw, dict):
       raise InputError(path, 1, "expected a JSON object such as {\"min_prob\": 0.5}")
@@ -65,10 +79,37 @@ class Thresholds:
     unknown = set(raw) - set(fields)
     if unknown:
       raise InputError(path, 0, f"unknown keys {sorted(unknown)}")
-    for key, value in raw.items():
+    for key in ("min_prob", "margin", "top_k"):
+      value = raw.get(key, 0)
       if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(path, 0, f"{key} must be a number, got {value!r}")
+    if raw.get("decoder", "threshold") not in DECODERS:
+      raise InputError(path, 0, f"decoder must be one of {list(DECODERS)}, got "
+                       f"{raw['decoder']!r}")
+    if raw.get("fitted") is not None:
+      raw["fitted"] = Fitted.from_dict(raw["fitted"], path)
+    elif raw.get("decoder") == "fitted":
+      raise InputError(path, 0, "decoder is \"fitted\" but there is no fitted boundary "
+                       "(make one with `tune --decoder fitted`)")
+    if raw.get("calibration") is not None and not isinstance(raw["calibration"], dict):
+      raise InputError(path, 0, "calibration must be an object")
     return cls(**raw)
+
+  def candidates_needed(self):
+    """How many of the model's candidates per position the rule in use reads."""
+    return self.fitted.top_k if self.decoder == "fitted" and self.fitted else self.top_k
+
+  def to_json(self):
+    """The JSON object ``from_file`` reads; fields at their defaults of None are left out,
+    so a plain threshold file keeps its three keys."""
+    out = {"min_prob": self.min_prob, "margin": self.margin, "top_k": self.top_k}
+    if self.decoder != "threshold" or self.fitted is not None:
+      out["decoder"] = self.decoder
+    if self.fitted is not None:
+      out["fitted"] = self.fitted.to_dict()
+    if self.calibration is not None:
+      out["calibration"] = self.calibration
+    return out
 
 
 @dataclasses.dataclass
@@ -86,7 +127,8 @@ class Corrector:
   """Loads a checkpoint once and corrects sentences in batches."""
 
   def __init__(self, checkpoint_path, bert_config_file=None, vocab_file=None, confusion_dir=None,
-               thresholds=None, max_seq_length=128, batch_size=32):
+               thresholds=None, max_seq_length=128, batch_size=32, constraints=None,
+               second_pass=False):
     import tensorflow as tf
     from csc_pretrain.create_tf_record.tokenization import FullTokenizer
     from csc_pretrain.run_pretraining import checkpoint, modeling
@@ -106,6 +148,10 @@ class Corrector:
     checkpoint.restore(prefix, self.model.variables_by_name)
     self.prefix = prefix
     self.confusions = _load_confusions(confusion_dir) if confusion_dir else None
+    self.confusion_dir = confusion_dir
+    self._similarity = None
+    self.constraints = constraints
+    self.second_pass = second_pass
     self.thresholds = thresholds or Thresholds()
     self.max_seq_length = min(max_seq_length, self.config.max_position_embeddings)
     if self.max_seq_length < 3:
@@ -136,7 +182,7 @@ class Corrector:
 
   def candidates(self, texts, top_k=None):
     """Candidates for each text (texts longer than the model takes are windowed)."""
-    k = top_k or self.thresholds.top_k
+    k = top_k or self.thresholds.candidates_needed()
     texts = list(texts)
     inv = self.tokenizer.inv_vocab
     cls_id, sep_id = self.tokenizer.vocab["[CLS]"], self.tokenizer.vocab["[SEP]"]
@@ -209,28 +255,55 @@ class Corrector:
       return False
     return self.confusions is None or candidate in self.confusions.get(original, ())
 
-  def decide(self, cands, thresholds=None):
-    """(corrected text, edits) for one sentence's candidates."""
+  @property
+  def similarity(self):
+    """char_meta's similarity and frequency tables (decoder.CharSimilarity), read
+    on first use: only the fitted decoder needs them."""
+    if self._similarity is None:
+      from csc_pretrain.correct.decoder import CharSimilarity
+      self._similarity = CharSimilarity(self.confusion_dir)
+    return self._similarity
+
+  def decide(self, cands, thresholds=None, frozen=None):
+    """(corrected text, edits) for one sentence's candidates; ``frozen`` positions
+    (default: the constraints' on this text) stay as they are."""
+    from csc_pretrain.correct import decoder
     th = thresholds or self.thresholds
-    chars = list(cands.text)
-    edits = []
-    for pos, original in enumerate(cands.chars):
-      if not original:
-        continue
-      for ch, p in zip(cands.top_chars[pos][:th.top_k], cands.top_probs[pos][:th.top_k]):
-        if p < th.min_prob:
-          break  # sorted: the rest are less likely still
-        if self.allowed(original, ch) and p - cands.own_prob[pos] >= th.margin:
-          chars[pos] = ch
-          edits.append({"pos": pos, "from": original, "to": ch, "prob": round(float(p), 4)})
-          break
-    return "".join(chars), edits
+    similarity = self.similarity if th.decoder == "fitted" else None
+    return decoder.decide(cands, th, self.allowed, similarity, self.constraints, frozen)
 
   def correct(self, texts):
     """[{"text", "corrected", "edits": [{"pos", "from", "to", "prob"}]}] for a list of
-    texts of any length; ``pos`` indexes ``text`` (see the module docstring)."""
-    return [dict(zip(("text", "corrected", "edits"), (c.text,) + self.decide(c)))
-            for c in self.candidates(texts)]
+    texts of any length; ``pos`` indexes ``text`` (see the module docstring). The
+    fitted decoder adds each edit's ``score``; a second-pass edit has ``"pass": 2``."""
+    cands = self.candidates(texts)
+    frozen = [self.constraints.frozen(c.text) if self.constraints else set() for c in cands]
+    results = [dict(zip(("text", "corrected", "edits"), (c.text,) + self.decide(c, frozen=f)))
+               for c, f in zip(cands, frozen)]
+    if self.second_pass:
+      self._second_pass(results, frozen)
+    return results
+
+  def _second_pass(self, results, frozen):
+    """Reads the corrected sentences again and keeps a new edit only right next to
+    a first-round one: a two-character error whose second half only shows once the
+    first is fixed, without opening the whole sentence again."""
+    redo = [i for i, r in enumerate(results) if r["edits"]]
+    for i, cands in zip(redo, self.candidates([results[i]["corrected"] for i in redo])):
+      result = results[i]
+      first = {e["pos"] for e in result["edits"]}
+      near = {p + d for p in first for d in (-1, 1)} - first
+      # Only the neighbours may change; everything else is frozen for this round.
+      still = (set(range(len(result["text"]))) - near) | frozen[i]
+      _, more = self.decide(cands, frozen=still)
+      if not more:
+        continue
+      chars = list(result["corrected"])
+      for edit in more:
+        chars[edit["pos"]] = edit["to"]
+        edit["pass"] = 2
+      result["corrected"] = "".join(chars)
+      result["edits"] = sorted(result["edits"] + more, key=lambda e: e["pos"])
 
 
 def _sliding_windows(lo, hi, budget):

@@ -1,13 +1,26 @@
-"""Grid search of the corrector's thresholds on a dev set (the model runs once)."""
+"""Choosing the corrector's thresholds on a dev set (the model runs once per sentence).
 
+tune       the old objective: the grid point with the best F1.
+calibrate  recall against over-correction. Every setting of a rule is a point
+           (recall on the dev pairs, false-positive rate on clean sentences):
+           the threshold rule's grid, and the fitted decoder's offsets. The
+           chosen point has the best recall whose FPR (share of clean sentences
+           changed) and, if asked, changed characters per 1,000 stay within
+           the budget. Recall is strict sentence-level correction recall.
+"""
+
+import dataclasses
 import itertools
 
-from csc_pretrain.correct import metrics
+import numpy as np
+
+from csc_pretrain.correct import decoder, metrics
 from csc_pretrain.correct.corrector import Thresholds
 
 MIN_PROBS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
 TOP_KS = (1, 3, 5, 10)
+OFFSETS = 200  # most offsets swept on the fitted decoder's curve
 
 
 def tune(corrector, triples, objective="strict_correction"):
@@ -22,3 +35,217 @@ def tune(corrector, triples, objective="strict_correction"):
     if best is None or key > best[0]:
       best = (key, th, m)
   return best[1], best[2]
+
+
+# --- points, curves and the budget: pure functions -----------------------------------------------
+
+def point(setting, triples, predicted, clean, cleaned):
+  """One point of a curve: ``setting`` (a dict of the rule's values) with strict
+  correction P/R/F1 on the dev ``triples`` and over-correction on ``clean``."""
+  m = metrics.evaluate([(w, c, p) for (_, w, c), p in zip(triples, predicted)])
+  o = metrics.overcorrection(clean, cleaned)
+  cor = m["strict_correction"]
+  return dict(setting, recall=cor["recall"], precision=cor["precision"], f1=cor["f1"],
+              fpr=o["changed_sentence_share"], changes_per_1000=o["changed_per_1000_characters"])
+
+
+def within(p, max_fpr=None, max_changes_per_1000=None):
+  return ((max_fpr is None or p["fpr"] <= max_fpr + 1e-12) and
+          (max_changes_per_1000 is None or p["changes_per_1000"] <= max_changes_per_1000 + 1e-12))
+
+
+def pick(points, max_fpr=None, max_changes_per_1000=None):
+  """(chosen point, whether it is within the budget).
+
+  No budget: the best F1 (ties: precision). A budget: the best recall among the
+  points within it (ties: lower FPR, then fewer changes, then precision); when
+  no point is within it, the one with the lowest FPR, flagged.
+  """
+  if max_fpr is None and max_changes_per_1000 is None:
+    return max(points, key=lambda p: (p["f1"], p["precision"])), True
+  inside = [p for p in points if within(p, max_fpr, max_changes_per_1000)]
+  if not inside:
+    return min(points, key=lambda p: (p["fpr"], p["changes_per_1000"], -p["recall"])), False
+  return max(inside, key=lambda p: (p["recall"], -p["fpr"], -p["changes_per_1000"],
+                                    p["precision"])), True
+
+
+def frontier(points):
+  """The curve worth showing: by rising FPR, each point with more recall than any
+  point at or below its FPR (the rest are beaten on both axes)."""
+  out = []
+  for p in sorted(points, key=lambda p: (p["fpr"], -p["recall"], p["changes_per_1000"])):
+    if not out or p["recall"] > out[-1]["recall"]:
+      out.append(p)
+  return out
+
+
+def curve_table(name, points, chosen=None):
+  """The frontier of ``points`` as text rows (recall vs FPR)."""
+  keys = [k for k in points[0] if k not in ("recall", "precision", "f1", "fpr", "changes_per_1000")]
+  rows = [f"{name}: recall vs false-positive rate (frontier of {len(points)} settings)",
+          f"  {'FPR':>6s} {'chg/1k':>7s} {'recall':>7s} {'prec':>6s} {'F1':>6s}  setting"]
+  for p in frontier(points):
+    mark = "  <- chosen" if chosen is not None and p is chosen else ""
+    setting = ", ".join(f"{k} {p[k]:.4g}" if isinstance(p[k], float) else f"{k} {p[k]}"
+                        for k in keys)
+    rows.append(f"  {p['fpr']:6.3f} {p['changes_per_1000']:7.2f} {p['recall']:7.3f} "
+                f"{p['precision']:6.3f} {p['f1']:6.3f}  {setting}{mark}")
+  if chosen is not None and not any(p is chosen for p in frontier(points)):
+    rows.append(f"  chosen (not on the frontier): FPR {chosen['fpr']:.3f}, recall "
+                f"{chosen['recall']:.3f}")
+  return "\n".join(rows)
+
+
+def plot_curves(curves, path, max_fpr=None, chosen=None):
+  """A PNG of recall against FPR, one line per rule in ``curves`` ({name: points});
+  the budget as a dashed line and each rule's ``chosen`` point ringed."""
+  import matplotlib
+  matplotlib.use("Agg")  # files only: no display needed
+  import matplotlib.pyplot as plt
+  from csc_pretrain.io_utils import atomic_write
+  fig, ax = plt.subplots(figsize=(6, 4.5))
+  for name, points in curves.items():
+    front = frontier(points)
+    line, = ax.plot([p["fpr"] for p in front], [p["recall"] for p in front], marker=".",
+                    drawstyle="steps-post", label=name)
+    if chosen and name in chosen:
+      ax.plot([chosen[name]["fpr"]], [chosen[name]["recall"]], "o", markersize=11,
+              markerfacecolor="none", color=line.get_color())
+  if max_fpr is not None:
+    ax.axvline(max_fpr, linestyle="--", color="grey", label=f"budget FPR {max_fpr:g}")
+  ax.set_xlabel("false-positive rate (share of clean sentences changed)")
+  ax.set_ylabel("correction recall (strict, dev pairs)")
+  ax.set_xlim(left=0)
+  ax.set_ylim(bottom=0)
+  ax.grid(alpha=0.3)
+  ax.legend(loc="lower right")
+  fig.tight_layout()
+  with atomic_write(path, "wb") as f:
+    fig.savefig(f, format="png", dpi=120)
+  plt.close(fig)
+
+
+# --- running the rules over a dev set ------------------------------------------------------------
+
+@dataclasses.dataclass
+class DevData:
+  """A dev set read by the model once: the pairs and the clean sentences with
+  their Candidates and frozen positions (protected terms, lexicon words)."""
+  triples: list        # [(id, wrong, correct)]
+  clean: list          # [sentence]
+  dev_cands: list
+  clean_cands: list
+  dev_frozen: list
+  clean_frozen: list
+
+  @classmethod
+  def read(cls, corrector, triples, clean, top_k=max(TOP_KS)):
+    cands = corrector.candidates([w for _, w, _ in triples] + list(clean), top_k=top_k)
+    frozen = [corrector.constraints.frozen(c.text) if corrector.constraints else set()
+              for c in cands]
+    n = len(triples)
+    return cls(list(triples), list(clean), cands[:n], cands[n:], frozen[:n], frozen[n:])
+
+
+def threshold_points(corrector, dev):
+  """The threshold rule's grid as points."""
+  points = []
+  for top_k, min_prob, margin in itertools.product(TOP_KS, MIN_PROBS, MARGINS):
+    th = Thresholds(min_prob=min_prob, margin=margin, top_k=top_k)
+    predicted = [corrector.decide(c, th, f)[0] for c, f in zip(dev.dev_cands, dev.dev_frozen)]
+    cleaned = [corrector.decide(c, th, f)[0] for c, f in zip(dev.clean_cands, dev.clean_frozen)]
+    points.append(point({"min_prob": min_prob, "margin": margin, "top_k": top_k}, dev.triples,
+                        predicted, dev.clean, cleaned))
+  return points
+
+
+def fit_decoder(corrector, dev, top_k=max(TOP_KS), per_char=True):
+  """A decoder.Fitted on the dev pairs (positives: the gold corrections among the
+  candidates) and the clean sentences (negatives only)."""
+  targets = [c for _, _, c in dev.triples] + dev.clean
+  x, y, originals = decoder.training_rows(dev.dev_cands + dev.clean_cands, targets, top_k,
+                                          corrector.allowed, corrector.similarity,
+                                          corrector.constraints)
+  return decoder.fit(x, y, originals, per_char=per_char, top_k=top_k)
+
+
+def fitted_points(corrector, dev, fitted):
+  """The fitted decoder's offsets as points: the best candidate per position is
+  scored once, then each offset keeps those with z >= offset."""
+  th = Thresholds(decoder="fitted", fitted=fitted)
+
+  def scored(cands_list, frozen_list):
+    return [decoder.proposals(c, th, corrector.allowed, corrector.similarity,
+                              corrector.constraints, f) for c, f in zip(cands_list, frozen_list)]
+
+  dev_props = scored(dev.dev_cands, dev.dev_frozen)
+  clean_props = scored(dev.clean_cands, dev.clean_frozen)
+  zs = np.array([p[3] for props in dev_props + clean_props for p in props])
+  # Above every score (no edit at all), then each quantile of the scores: each
+  # offset lets the next slice of edits in.
+  offsets = [float(zs.max()) + 1.0 if len(zs) else 0.0]
+  if len(zs):
+    quantiles = np.quantile(zs, np.linspace(0, 1, min(OFFSETS, len(zs))))
+    offsets += [float(q) for q in np.unique(quantiles)]
+  points = []
+  for offset in offsets:
+    def run(cands_list, props_list):
+      return [decoder.apply(c.text, [p for p in props if p[3] >= offset])[0]
+              for c, props in zip(cands_list, props_list)]
+    points.append(point({"offset": offset}, dev.triples, run(dev.dev_cands, dev_props),
+                        dev.clean, run(dev.clean_cands, clean_props)))
+  return points
+
+
+@dataclasses.dataclass
+class Calibration:
+  thresholds: Thresholds   # what to write to thresholds.json
+  curves: dict             # rule name -> points
+  chosen: dict             # rule name -> chosen point
+  inside: dict             # rule name -> whether the chosen point is within the budget
+  fitted: object = None    # decoder.Fitted, offset set
+
+
+def calibrate(corrector, dev, max_fpr=None, max_changes_per_1000=None, decoder_name="threshold",
+              per_char=True):
+  """Calibrates the threshold rule and, with ``decoder_name`` "fitted", fits and
+  calibrates the decoder too; the Thresholds carry both (the decoder named is the
+  default)."""
+  curves, chosen, inside = {}, {}, {}
+  curves["threshold"] = threshold_points(corrector, dev)
+  chosen["threshold"], inside["threshold"] = pick(curves["threshold"], max_fpr,
+                                                  max_changes_per_1000)
+  best = chosen["threshold"]
+  fitted = None
+  if decoder_name == "fitted":
+    fitted = fit_decoder(corrector, dev, per_char=per_char)
+    curves["fitted"] = fitted_points(corrector, dev, fitted)
+    chosen["fitted"], inside["fitted"] = pick(curves["fitted"], max_fpr, max_changes_per_1000)
+    fitted.offset = chosen["fitted"]["offset"]
+  record = {"max_fpr": max_fpr, "max_changes_per_1000": max_changes_per_1000,
+            "dev_pairs": len(dev.triples), "clean_sentences": len(dev.clean),
+            "chosen": {name: _json_point(p) for name, p in chosen.items()},
+            "within_budget": dict(inside)}
+  th = Thresholds(min_prob=best["min_prob"], margin=best["margin"], top_k=best["top_k"],
+                  decoder=decoder_name, fitted=fitted, calibration=record)
+  return Calibration(th, curves, chosen, inside, fitted)
+
+
+def report(result):
+  """A Calibration as text: each rule's curve, the fitted boundary, the chosen points."""
+  parts = [curve_table(name, points, result.chosen[name])
+           for name, points in result.curves.items()]
+  if result.fitted is not None:
+    parts.append(result.fitted.describe())
+  chosen = []
+  for name, p in result.chosen.items():
+    note = "" if result.inside[name] else "  NOT within the budget: no setting is (lowest FPR)"
+    chosen.append(f"chosen {name}: recall {p['recall']:.3f} (P {p['precision']:.3f}, F1 "
+                  f"{p['f1']:.3f}), FPR {p['fpr']:.3f}, {p['changes_per_1000']:.2f} changes "
+                  f"per 1,000{note}")
+  return "\n\n".join(parts + ["\n".join(chosen)])
+
+
+def _json_point(p):
+  return {k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()}

@@ -1,0 +1,113 @@
+"""Protected terms and a user lexicon: what the corrector may not touch, and what it should favour.
+
+--protect FILE, one entry a line (blank lines and ``#`` comments skipped):
+
+    阿莫西林            a literal word: never edited inside, wherever it occurs
+    re:[A-Z]{2}-\\d+     a Python regular expression (after ``re:``): never edited inside a match
+
+--lexicon FILE, one domain word a line (at least two characters, no spaces; ``#``
+comments). A correction that changes a character inside an occurrence of a
+lexicon word in the input is refused: it would break the word. A correction
+that creates an occurrence that was not there (a non-word becomes a lexicon
+word) is favoured: the decoder gives it a bonus (see decoder.py).
+
+Both are matched on the input text; spans are Python ``str`` indices like
+every edit's ``pos``.
+"""
+
+import dataclasses
+import re
+
+from csc_pretrain.io_utils import InputError, read_lines
+
+REGEX_PREFIX = "re:"
+
+
+def _entries(path):
+  """(line number, entry) for the non-blank, non-comment lines of ``path``."""
+  for number, line in read_lines(path):
+    entry = line.strip()
+    if entry and not entry.startswith("#"):
+      yield number, entry
+
+
+def read_protect(path):
+  """Compiled patterns from a protect file; a bad line is an InputError at file:line."""
+  literals, patterns = [], []
+  for number, entry in _entries(path):
+    if entry.startswith(REGEX_PREFIX):
+      source = entry[len(REGEX_PREFIX):]
+      try:
+        pattern = re.compile(source)
+      except re.error as e:
+        raise InputError(path, number, f"bad regular expression {source!r}: {e}") from None
+      if pattern.fullmatch(""):
+        # It would match everywhere with an empty span and so protect nothing: a mistake.
+        raise InputError(path, number, f"regular expression {source!r} matches the empty string")
+      patterns.append(pattern)
+    else:
+      if any(ch.isspace() for ch in entry):
+        raise InputError(path, number, f"protected word {entry!r} holds whitespace "
+                         f"(for a pattern write {REGEX_PREFIX}PATTERN)")
+      literals.append(entry)
+  if not literals and not patterns:
+    raise InputError(path, 0, "no protected terms in the file")
+  if literals:
+    # Longest first, so a long term wins over a prefix of it at the same start.
+    alternation = "|".join(re.escape(w) for w in sorted(set(literals), key=len, reverse=True))
+    patterns.insert(0, re.compile(alternation))
+  return patterns
+
+
+def read_lexicon(path):
+  """The set of words in a lexicon file; a bad line is an InputError at file:line."""
+  words = set()
+  for number, entry in _entries(path):
+    if any(ch.isspace() for ch in entry):
+      raise InputError(path, number, f"lexicon word {entry!r} holds whitespace: one word a line")
+    if len(entry) < 2:
+      raise InputError(path, number, f"lexicon word {entry!r} has one character; a lexicon "
+                       "word needs at least two")
+    words.add(entry)
+  if not words:
+    raise InputError(path, 0, "no words in the lexicon file")
+  return words
+
+
+@dataclasses.dataclass
+class Constraints:
+  """Protected patterns and lexicon words, applied to one text at a time."""
+  protect: list = dataclasses.field(default_factory=list)   # compiled patterns
+  lexicon: set = dataclasses.field(default_factory=set)
+
+  def __post_init__(self):
+    self._lengths = sorted({len(w) for w in self.lexicon})
+
+  @classmethod
+  def from_files(cls, protect_path=None, lexicon_path=None):
+    if not protect_path and not lexicon_path:
+      return None
+    return cls(read_protect(protect_path) if protect_path else [],
+               read_lexicon(lexicon_path) if lexicon_path else set())
+
+  def frozen(self, text):
+    """Positions of ``text`` no edit may touch: inside a protected match or inside
+    a lexicon word already there (changing it would break the word)."""
+    out = set()
+    for pattern in self.protect:
+      for m in pattern.finditer(text):
+        out.update(range(m.start(), m.end()))
+    for n in self._lengths:
+      for start in range(len(text) - n + 1):
+        if text[start:start + n] in self.lexicon:
+          out.update(range(start, start + n))
+    return out
+
+  def makes_word(self, text, pos, candidate):
+    """Whether putting ``candidate`` at ``pos`` creates a lexicon word covering ``pos``."""
+    for n in self._lengths:
+      for start in range(max(0, pos - n + 1), min(pos, len(text) - n) + 1):
+        word = text[start:pos] + candidate + text[pos + 1:start + n]
+        if word in self.lexicon:
+          return True
+    return False
