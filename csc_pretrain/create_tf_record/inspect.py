@@ -33,38 +33,6 @@ def define_flags():
   flags.mark_flag_as_required("vocab_file")
 
 
-def feature_spec(max_seq_length, max_predictions_per_seq):
-  import tensorflow as tf
-  lengths = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
-             None: 1}
-  return {name: tf.io.FixedLenFeature([lengths[key]], tf.int64 if dtype == "int64" else tf.float32)
-          for name, dtype, key in tfrecord.SCHEMA}
-
-
-def numbered_records(path):
-  """Yields ``(record_number, raw_record, tf.train.Example)``; a truncated or corrupt record is an
-  InputError naming ``path:record_number``, never a traceback or a silent stop."""
-  import tensorflow as tf
-  from google.protobuf.message import DecodeError
-  n = 0
-  records = tfrecord.read_records(path)
-  while True:
-    try:
-      record = next(records)
-    except StopIteration:
-      return
-    except ValueError as e:  # framing / CRC problems, worded as "path: what"
-      raise InputError(path, n + 1, f"record {n + 1}: {str(e).split(': ', 1)[-1]}") from None
-    except OSError as e:
-      raise InputError(path, 0, f"cannot read: {e.strerror or e}") from None
-    n += 1
-    try:
-      example = tf.train.Example.FromString(record)
-    except DecodeError as e:
-      raise InputError(path, n, f"record {n} is not a tf.train.Example: {e}") from None
-    yield n, record, example
-
-
 def check_flags(max_seq_length, max_predictions_per_seq, show=0):
   """Refuses lengths no record can have before any file is read."""
   check_range("--max_seq_length", max_seq_length, low=3)
@@ -79,9 +47,9 @@ def check_flags(max_seq_length, max_predictions_per_seq, show=0):
 def check_records(paths, max_seq_length, max_predictions_per_seq):
   """Yields each record parsed to numpy arrays; raises InputError on the first bad one."""
   import tensorflow as tf
-  spec = feature_spec(max_seq_length, max_predictions_per_seq)
+  spec = tfrecord.feature_spec(max_seq_length, max_predictions_per_seq)
   for path in paths:
-    for n, record, example in numbered_records(path):
+    for n, record, example in tfrecord.numbered_records(path):
       names = set(example.features.feature)
       if names != set(spec):
         raise InputError(path, n, f"record features {sorted(names)} are not Google's "

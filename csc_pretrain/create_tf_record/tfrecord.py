@@ -6,12 +6,13 @@ float32), and a TFRecord is ``len, crc(len), data, crc(data)`` with masked
 CRC32C. The tests parse what we write with TensorFlow's own parser.
 """
 
-import json
 import os
 import struct
 
 import google_crc32c
 import numpy as np
+
+from csc_pretrain.io_utils import InputError, read_json
 
 # Google's run_pretraining.py input schema: name -> (dtype, length key).
 SCHEMA = (
@@ -202,6 +203,41 @@ def read_records(path):
       yield data
 
 
+# --- reading records back with TensorFlow (imported lazily: writing needs none) ---------------
+
+def feature_spec(max_seq_length, max_predictions_per_seq):
+  """TensorFlow's parsing spec of Google's schema for these lengths."""
+  import tensorflow as tf
+  lengths = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
+             None: 1}
+  return {name: tf.io.FixedLenFeature([lengths[key]], tf.int64 if dtype == "int64" else tf.float32)
+          for name, dtype, key in SCHEMA}
+
+
+def numbered_records(path):
+  """Yields ``(record_number, raw_record, tf.train.Example)``; a truncated or corrupt record is an
+  InputError naming ``path:record_number``, never a traceback or a silent stop."""
+  import tensorflow as tf
+  from google.protobuf.message import DecodeError
+  n = 0
+  records = read_records(path)
+  while True:
+    try:
+      record = next(records)
+    except StopIteration:
+      return
+    except ValueError as e:  # framing / CRC problems, worded as "path: what"
+      raise InputError(path, n + 1, f"record {n + 1}: {str(e).split(': ', 1)[-1]}") from None
+    except OSError as e:
+      raise InputError(path, 0, f"cannot read: {e.strerror or e}") from None
+    n += 1
+    try:
+      example = tf.train.Example.FromString(record)
+    except DecodeError as e:
+      raise InputError(path, n, f"record {n} is not a tf.train.Example: {e}") from None
+    yield n, record, example
+
+
 # --- the lengths a set of records was made with ----------------------------------------------
 
 LENGTH_KEYS = ("max_seq_length", "max_predictions_per_seq")
@@ -214,7 +250,6 @@ def resolve_lengths(paths, given):
   create_tf_record writes next to ``paths``, else DEFAULT_LENGTHS. A value in
   ``given`` (flags; None = not given) must agree with the stats: InputError
   naming the stats file otherwise, as it does for two stats files that disagree."""
-  from csc_pretrain.io_utils import InputError, read_json
   found = {}
   for path in paths:
     stats_path = path + ".stats.json"

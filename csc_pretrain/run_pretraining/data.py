@@ -8,20 +8,12 @@ from csc_pretrain.io_utils import InputError
 SHUFFLE_SEED = 12345
 
 
-def feature_spec(max_seq_length, max_predictions_per_seq):
-  lengths = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
-             None: 1}
-  return {name: tf.io.FixedLenFeature([lengths[key]], tf.int64 if dtype == "int64" else tf.float32)
-          for name, dtype, key in tfrecord.SCHEMA}
-
-
 def check_records(paths, max_seq_length, max_predictions_per_seq, vocab_size, sample=100):
   """Fails with file and record number if the first records do not fit the flags."""
   want = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
           None: 1}
-  from csc_pretrain.create_tf_record.inspect import numbered_records
   for path in paths:
-    for n, _, example in numbered_records(path):
+    for n, _, example in tfrecord.numbered_records(path):
       if n > sample:
         break
       features = example.features.feature

@@ -455,7 +455,7 @@ def run(cfg):
   # Only now: a checkpoint that fails to load leaves no empty output directory behind.
   os.makedirs(cfg.output_dir, exist_ok=True)
 
-  spec = data.feature_spec(cfg.max_seq_length, cfg.max_predictions_per_seq)
+  spec = tfrecord.feature_spec(cfg.max_seq_length, cfg.max_predictions_per_seq)
   results = {}
   with _peers_named_on_failure(cfg, strategy):
     if cfg.do_train:
@@ -505,7 +505,7 @@ def _records_named_on_data_loss(paths):
   try:
     yield
   except tf.errors.DataLossError as e:
-    from csc_pretrain.create_tf_record.inspect import numbered_records
+    from csc_pretrain.create_tf_record.tfrecord import numbered_records
     for path in paths:
       for _ in numbered_records(path):
         pass
