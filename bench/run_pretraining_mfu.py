@@ -85,11 +85,7 @@ def measure(cfg, steps, warmup_steps, peak_tflops=None):
                      f"{c.max_position_embeddings} < --max_seq_length {cfg.max_seq_length}")
   strategy = train.make_strategy(cfg)
   replicas = strategy.num_replicas_in_sync
-  micro = cfg.train_batch_size // (cfg.gradient_accumulation_steps * replicas)
-  if micro * cfg.gradient_accumulation_steps * replicas != cfg.train_batch_size:
-    raise InputError("--train_batch_size", 0, f"{cfg.train_batch_size} is not divisible by "
-                     f"gradient_accumulation_steps x replicas = "
-                     f"{cfg.gradient_accumulation_steps} x {replicas}")
+  micro = train.micro_batch_size(cfg, replicas)
   tf.random.set_seed(cfg.seed)
   trainer = train.Trainer(c, cfg, strategy)
   batch = random_batch(c, cfg, micro, np.random.default_rng(cfg.seed))

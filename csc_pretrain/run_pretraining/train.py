@@ -408,6 +408,16 @@ def _check_inputs(cfg, bert_config):
   return train_paths, eval_paths
 
 
+def micro_batch_size(cfg, replicas):
+  """Examples per replica and accumulation step; the global batch must split evenly."""
+  micro = cfg.train_batch_size // (cfg.gradient_accumulation_steps * replicas)
+  if micro * cfg.gradient_accumulation_steps * replicas != cfg.train_batch_size:
+    raise InputError("--train_batch_size", 0, f"{cfg.train_batch_size} is not divisible by "
+                     f"gradient_accumulation_steps x replicas = "
+                     f"{cfg.gradient_accumulation_steps} x {replicas}")
+  return micro
+
+
 def run(cfg):
   """Trains and/or evaluates; returns the last eval results (or train summary)."""
   check_flags(cfg)
@@ -422,11 +432,7 @@ def run(cfg):
   strategy = make_strategy(cfg)
   replicas = strategy.num_replicas_in_sync
   logging.info("%s with %d replicas", type(strategy).__name__, replicas)
-  micro = cfg.train_batch_size // (cfg.gradient_accumulation_steps * replicas)
-  if micro * cfg.gradient_accumulation_steps * replicas != cfg.train_batch_size:
-    raise InputError("--train_batch_size", 0, f"{cfg.train_batch_size} is not divisible by "
-                     f"gradient_accumulation_steps x replicas = "
-                     f"{cfg.gradient_accumulation_steps} x {replicas}")
+  micro = micro_batch_size(cfg, replicas)
   tf.random.set_seed(cfg.seed)
   trainer = Trainer(bert_config, cfg, strategy)
   chief = is_chief(strategy)
