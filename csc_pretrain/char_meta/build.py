@@ -228,6 +228,7 @@ def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
             for kind in ("combined", "phonetic", "visual")}
   extras.update({d: similarity._Bonus((observed or {}).get(d, {}), n)
                  for d in ranking.DIRECTIONS})
+  priors = priors or {}
   for start in range(0, n, block_size):
     stop = min(n, start + block_size)
     part = np.arange(start, stop)
@@ -239,7 +240,6 @@ def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
     extra = {kind: b.block(start, stop) for kind, b in extras.items()}
     q_phon, q_vis = raw["mixture"]  # computed by ranking.features
     look = raw["look_alike"]
-    priors = priors or {}
     combined = (ranking.probabilities(correct, look, valid, rows=part, prior=priors.get("correct"))
                 + extra["correct"] + extra["combined"])
     error = (ranking.probabilities(error, look, valid, rows=part, prior=priors.get("error"))

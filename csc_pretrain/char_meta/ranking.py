@@ -170,8 +170,6 @@ class Prior:
       by_row.setdefault(r, []).append((c, count))
     self._counts = {r: (np.array([c for c, _ in v], np.int64),
                         np.array([k for _, k in v], np.float64)) for r, v in by_row.items()}
-    self._rows = {r: (cols, np.log1p(counts) / PRIOR_SCALE)
-                  for r, (cols, counts) in self._counts.items()}
     self.popular = (np.log1p(self.columns) / PRIOR_SCALE).astype(np.float32)
 
   @classmethod
@@ -184,9 +182,9 @@ class Prior:
     """[len(rows), N] float32: the ``seen`` feature of every pair of ``rows``."""
     out = np.zeros((len(rows), len(self.columns)), np.float32)
     for k, r in enumerate(rows):
-      if int(r) in self._rows:
-        cols, values = self._rows[int(r)]
-        out[k, cols] = values
+      if int(r) in self._counts:
+        cols, counts = self._counts[int(r)]
+        out[k, cols] = np.log1p(counts) / PRIOR_SCALE
     return out
 
   def distribution(self, rows):

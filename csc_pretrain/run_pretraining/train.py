@@ -388,7 +388,7 @@ def check_flags(cfg):
       raise InputError("--" + flag, 0, f"not a regular expression: {e}") from None
 
 
-def _check_inputs(cfg, bert_config):
+def _check_inputs(cfg, bert_config, train_paths):
   if not (cfg.do_train or cfg.do_eval):
     raise InputError("--do_train", 0, "nothing to do: pass --do_train and/or --do_eval")
   if cfg.max_seq_length > bert_config.max_position_embeddings:
@@ -400,7 +400,6 @@ def _check_inputs(cfg, bert_config):
     if size != bert_config.vocab_size:
       raise InputError(cfg.vocab_file, 0, f"{size} tokens but vocab_size {bert_config.vocab_size} "
                        f"in {cfg.bert_config_file}")
-  train_paths = expand_inputs(cfg.input_file)
   eval_paths = expand_inputs(cfg.eval_input_file) if cfg.eval_input_file else train_paths
   for paths in (train_paths, eval_paths):
     data.check_records(paths, cfg.max_seq_length, cfg.max_predictions_per_seq,
@@ -426,7 +425,7 @@ def run(cfg):
   paths = expand_inputs(cfg.input_file) if cfg.input_file else []
   cfg = dataclasses.replace(cfg, **tfrecord.resolve_lengths(paths, given))
   bert_config = modeling.BertConfig.from_json_file(cfg.bert_config_file)
-  train_paths, eval_paths = _check_inputs(cfg, bert_config)
+  train_paths, eval_paths = _check_inputs(cfg, bert_config, paths)
   if cfg.init_checkpoint:
     checkpoint.read_shapes(checkpoint.resolve(cfg.init_checkpoint))  # unreadable -> error now
   strategy = make_strategy(cfg)
