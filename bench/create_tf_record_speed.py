@@ -1,7 +1,7 @@
 """Stage 3 side by side with Google's create_pretraining_data.py: instances/s and peak RSS.
 
   .venv/bin/python bench/create_tf_record_speed.py [--sentences 100000] [--dupe_factor 5]
-      [--skip_google] [--skip_quarter]
+      [--skip_google] [--skip_quarter] [--baseline_root DIR [--pairs 3]] [--whole_word_mask]
 
 Generates a seeded synthetic medical corpus in a temp dir (documents of 5-15
 sentences, recombined from create_data/sample clauses, plus a line-aligned
@@ -24,12 +24,20 @@ start-up for both. The default dupe_factor 5 keeps Google's run near 3 minutes
 on 2 cores. Target (issue): ours >= 10x Google's instances/s on 2 cores, peak
 RSS flat as the corpus grows. Needs .venv-tf1 (bash scripts/setup_tf1_env.sh)
 unless --skip_google.
+
+With --baseline_root DIR (another copy of this repository, e.g. from
+`git archive HEAD | tar -x -C DIR`), only ours runs, against DIR's
+create_tf_record.py on the same corpus and flags: baseline, ours, baseline,
+ours, ... --pairs times, so both see the same load on a shared machine; prints
+each run and the ratios of the median wall and CPU times. --whole_word_mask adds
+--do_whole_word_mask to our runs (jieba words; Google's flag does nothing for Chinese).
 """
 
 import argparse
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +46,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from csc_pretrain.create_tf_record.tfrecord import read_records  # noqa: E402
+from csc_pretrain.bert.tfrecord import read_records  # noqa: E402
 
 OURS_PY = os.path.join(ROOT, ".venv", "bin", "python")
 TF1_PY = os.path.join(ROOT, ".venv-tf1", "bin", "python")
@@ -200,13 +208,13 @@ def _busy_cpu_seconds():
   return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # up to steal, not guest
 
 
-def measure(name, cmd, outputs, log_path):
-  """Runs ``cmd``; returns a dict of wall seconds, instances and memory."""
+def measure(name, cmd, outputs, log_path, cwd=ROOT):
+  """Runs ``cmd`` in ``cwd``; returns a dict of wall seconds, instances and memory."""
   busy = _busy_cpu_seconds()
   before = resource.getrusage(resource.RUSAGE_CHILDREN)
   with open(log_path, "w") as log:
     t0 = time.time()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     mem = TreeMemory(proc.pid)
     mem.start()
     rc = proc.wait()
@@ -249,7 +257,14 @@ def main():
   parser.add_argument("--num_workers", type=int, default=os.cpu_count() or 1)
   parser.add_argument("--skip_google", action="store_true")
   parser.add_argument("--skip_quarter", action="store_true", help="no RSS run at 1/4 size")
+  parser.add_argument("--baseline_root", help="a copy of this repository to run alternately "
+                      "with ours (no Google, no quarter run)")
+  parser.add_argument("--pairs", type=int, default=3, help="baseline/ours pairs to alternate")
+  parser.add_argument("--whole_word_mask", action="store_true",
+                      help="ours (and the baseline) with --do_whole_word_mask")
   args = parser.parse_args()
+  if args.baseline_root:
+    args.skip_google = args.skip_quarter = True
   if not args.skip_google and not os.path.exists(TF1_PY):
     sys.exit("no .venv-tf1: run `bash scripts/setup_tf1_env.sh` (or pass --skip_google)")
 
@@ -262,24 +277,31 @@ def main():
     print(f"flags:  {' '.join(COMMON_FLAGS)} --dupe_factor={args.dupe_factor}; "
           f"cores {os.cpu_count()}, ours --num_workers {args.num_workers}", flush=True)
 
-    def ours(name, c, w):
+    def ours(name, c, w, root=ROOT):
       out = os.path.join(tmp, name.replace("/", "_") + ".tfrecord")
-      cmd = [OURS_PY, os.path.join(ROOT, "create_tf_record.py"), f"--input_file={c}",
+      cmd = [OURS_PY, os.path.join(root, "create_tf_record.py"), f"--input_file={c}",
              f"--wrong_input_file={w}", f"--output_file={out}", f"--vocab_file={args.vocab_file}",
              *COMMON_FLAGS, f"--dupe_factor={args.dupe_factor}",
              f"--mask_probability_file={args.mask_probability_file}",
-             f"--confusion_dir={args.confusion_dir}", f"--num_workers={args.num_workers}"]
-      return measure(name, cmd, [out], out + ".log")
+             f"--confusion_dir={args.confusion_dir}", f"--num_workers={args.num_workers}",
+             f"--do_whole_word_mask={args.whole_word_mask}", "--overwrite"]
+      return measure(name, cmd, [out], out + ".log", cwd=root)
 
     runs = []
+    if args.baseline_root:
+      for pair in range(args.pairs):  # alternate, so both see the same load
+        for name, root in (("baseline", os.path.abspath(args.baseline_root)), ("ours", ROOT)):
+          runs.append(ours(name, correct, wrong, root))
+          print(f"  {name} {pair + 1}/{args.pairs} done in {runs[-1]['seconds']:.1f} s", flush=True)
     if not args.skip_google:
       out = os.path.join(tmp, "google.tfrecord")
       cmd = [TF1_PY, google_script(), f"--input_file={correct}", f"--output_file={out}",
              f"--vocab_file={args.vocab_file}", *COMMON_FLAGS, f"--dupe_factor={args.dupe_factor}"]
       runs.append(measure("google", cmd, [out], os.path.join(tmp, "google.log")))
       print(f"  google done in {runs[-1]['seconds']:.1f} s", flush=True)
-    runs.append(ours("ours", correct, wrong))
-    print(f"  ours done in {runs[-1]['seconds']:.1f} s", flush=True)
+    if not args.baseline_root:
+      runs.append(ours("ours", correct, wrong))
+      print(f"  ours done in {runs[-1]['seconds']:.1f} s", flush=True)
     if not args.skip_quarter:
       quarter = args.sentences // 4
       c4 = head_documents(correct, os.path.join(tmp, "correct4.txt"), quarter)
@@ -301,6 +323,13 @@ def main():
         "(sampled every 50 ms); largest, main, worker = VmHWM of the biggest process, the main\n"
         "process, the biggest worker; other s = CPU seconds other processes took meanwhile\n"
         "(not ~0: the machine was shared, and times are slower).")
+  if args.baseline_root:
+    for key, what in (("seconds", "wall s"), ("cpu", "cpu s")):
+      median = {name: statistics.median(r[key] for r in runs if r["name"] == name)
+                for name in ("baseline", "ours")}
+      print(f"median {what} over {args.pairs} alternating pairs: baseline "
+            f"{median['baseline']:.1f}, ours {median['ours']:.1f}; baseline/ours "
+            f"{median['baseline'] / median['ours']:.2f}x (> 1: ours is faster)")
   by_name = {r["name"]: r for r in runs}
   if "google" in by_name:
     ratio = by_name["ours"]["rate"] / by_name["google"]["rate"]

@@ -10,7 +10,7 @@ is longer than --max_seq_length and so goes through the windows). Then prints
 
   * Corrector.correct on all sentences, per batch size: sentences/s and
     characters/s, the median of --repeats runs after one warm-up call;
-  * ``python -m csc_pretrain.evaluate`` on the file: the wall seconds of the
+  * ``python -m csc_pretrain.correct evaluate`` on the file: the wall seconds of the
     whole command (start-up and model loading included) and the sentences/s it
     reports itself (the correction only).
 
@@ -33,8 +33,8 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-from csc_pretrain.char_meta.decompose import is_cjk_unified  # noqa: E402
-from csc_pretrain.create_tf_record.tokenization import build_vocab  # noqa: E402
+from csc_pretrain.io_utils import is_cjk  # noqa: E402
+from csc_pretrain.bert.tokenization import build_vocab  # noqa: E402
 from csc_pretrain.io_utils import quiet_tensorflow  # noqa: E402
 
 CONFIG = os.path.join(ROOT, "configs", "bert_config_tiny.json")
@@ -44,7 +44,7 @@ PUNCTUATION = "，，，。、：；！？"
 
 def make_model(directory):
   """Random-weight checkpoint of the tiny config, with bert_config.json and vocab.txt."""
-  from csc_pretrain.run_pretraining import checkpoint, modeling
+  from csc_pretrain.bert import checkpoint, modeling
   with open(CONFIG) as f:
     config = json.load(f)
   # The most common CJK block first: 7766 ideographs fill 8000 tokens with the
@@ -60,7 +60,7 @@ def make_model(directory):
   model = modeling.BertPretrainer(modeling.BertConfig.from_json_file(
       os.path.join(directory, "bert_config.json")), seed=0)
   tensors = {name: v.numpy() for name, v in model.variables_by_name.items()}
-  return checkpoint.save(directory, 0, tensors), [t for t in vocab if is_cjk_unified(t)]
+  return checkpoint.save(directory, 0, tensors), [t for t in vocab if is_cjk(t)]
 
 
 def make_sentences(chinese, count, seed=0):
@@ -84,7 +84,7 @@ def make_sentences(chinese, count, seed=0):
         parts.append("".join(rng.choices(common, k=rng.randint(1, 4))))
     correct = "".join(parts)[:length - 1] + "。"
     wrong = list(correct)
-    positions = [i for i, ch in enumerate(correct) if is_cjk_unified(ch)]
+    positions = [i for i, ch in enumerate(correct) if is_cjk(ch)]
     if positions and rng.random() < 2 / 3:
       wrong[rng.choice(positions)] = rng.choice(common)
     pairs.append(("".join(wrong), correct))
@@ -109,7 +109,7 @@ def time_corrector(prefix, sentences, batch_sizes, max_seq_length, confusion_dir
 
 
 def time_evaluate(prefix, test_file, max_seq_length, confusion_dir):
-  command = [sys.executable, "-m", "csc_pretrain.evaluate", "--checkpoint", prefix,
+  command = [sys.executable, "-m", "csc_pretrain.correct", "evaluate", "--checkpoint", prefix,
              "--test_file", test_file, "--max_seq_length", str(max_seq_length)]
   if confusion_dir:
     command += ["--confusion_dir", confusion_dir]
@@ -123,7 +123,7 @@ def time_evaluate(prefix, test_file, max_seq_length, confusion_dir):
   except (ValueError, IndexError):
     reported = None  # the summary line changed shape; the wall time still stands
   reported = f"{reported:9.1f} sentences/s (its own figure)" if reported else "no figure"
-  print(f"python -m csc_pretrain.evaluate    {reported}  {wall:.2f}s wall in all")
+  print(f"python -m csc_pretrain.correct evaluate    {reported}  {wall:.2f}s wall in all")
 
 
 def main():

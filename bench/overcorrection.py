@@ -72,7 +72,7 @@ def build_model(args, train_pairs, work, start):
   from csc_pretrain.char_meta import formats
   from csc_pretrain.create_tf_record import build as record_build
   from csc_pretrain.create_tf_record import instances
-  from csc_pretrain.create_tf_record.tokenization import build_vocab
+  from csc_pretrain.bert.tokenization import build_vocab
   from csc_pretrain.run_pretraining import train
 
   frequency = formats.load_frequency_list(formats.default_frequency_file())

@@ -77,7 +77,8 @@ def random_batch(c, cfg, micro, rng):
 def measure(cfg, steps, warmup_steps, peak_tflops=None):
   """Times ``steps`` train steps after ``warmup_steps``; returns a dict of figures."""
   import tensorflow as tf
-  from csc_pretrain.run_pretraining import modeling, train
+  from csc_pretrain.bert import modeling
+  from csc_pretrain.run_pretraining import train
   train.check_flags(cfg)
   c = modeling.BertConfig.from_json_file(cfg.bert_config_file)
   if cfg.max_seq_length > c.max_position_embeddings:
@@ -127,7 +128,7 @@ def main(argv):
     from csc_pretrain.run_pretraining import train
     values = {name: FLAGS[name].value for name, _, _ in cli.FLAG_TABLE}
     values.update(input_file="", output_dir="", do_eval=False)  # nothing is read or written
-    from csc_pretrain.create_tf_record.tfrecord import DEFAULT_LENGTHS
+    from csc_pretrain.bert.tfrecord import DEFAULT_LENGTHS
     for key, default in DEFAULT_LENGTHS.items():  # no records to take them from
       values[key] = values[key] or default
     return measure(train.RunConfig(**values), FLAGS.steps, FLAGS.warmup_steps, FLAGS.peak_tflops)

@@ -18,7 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from csc_pretrain.run_pretraining import checkpoint, modeling  # noqa: E402
+from csc_pretrain.bert import checkpoint
+from csc_pretrain.bert import modeling  # noqa: E402
 from csc_pretrain.strip_adam import strip  # noqa: E402
 
 

@@ -17,6 +17,15 @@ import sys
 import tempfile
 
 
+# The characters the pipeline corrects and char_meta covers: the basic block of CJK
+# Unified Ideographs. (BERT's tokenizer has its own, wider test, Google's.)
+CJK_FIRST, CJK_LAST = 0x4E00, 0x9FFF
+
+
+def is_cjk(char):
+  return len(char) == 1 and CJK_FIRST <= ord(char) <= CJK_LAST
+
+
 class InputError(Exception):
   """A problem with the user's input, reported as ``path:line: message``."""
 

@@ -19,7 +19,7 @@ bash scripts/04_run_pretraining.sh
 echo "== stage 5: strip_adam + export"
 bash scripts/05_strip_adam.sh
 echo "== evaluate: held-out sample pairs, before (step 0) and after pretraining"
-"$PY" -m csc_pretrain.evaluate --checkpoint out/pretrain_tiny/stripped \
+"$PY" -m csc_pretrain.correct evaluate --checkpoint out/pretrain_tiny/stripped \
   --baseline_checkpoint out/pretrain_tiny/model.ckpt-0 \
   --bert_config_file configs/bert_config_tiny.json --vocab_file create_data/vocab.txt \
   --confusion_dir char_meta --test_file create_data/sample/heldout.tsv > out/pretrain_tiny/evaluate.txt

@@ -19,11 +19,11 @@ from csc_pretrain.create_data import mask_probability
 from csc_pretrain.create_tf_record import build as record_build
 from csc_pretrain.create_tf_record import build_vocab, inspect
 from csc_pretrain.create_tf_record import instances
-from csc_pretrain.create_tf_record.tokenization import load_vocab
+from csc_pretrain.bert.tokenization import load_vocab
 from csc_pretrain.io_utils import InputError, check_range
-from csc_pretrain.run_pretraining import checkpoint, data as run_data, modeling, train
-from tests.test_run_pretraining import cfg, data  # noqa: F401  (data is a fixture)
-from tests.test_strip_export import trained  # noqa: F401  (a fixture)
+from csc_pretrain.bert import checkpoint, modeling, tfrecord
+from csc_pretrain.run_pretraining import train
+from tests.helpers import cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_FILE = ".data-00000-of-00001"
@@ -99,7 +99,7 @@ def test_restore_of_a_corrupt_checkpoint_is_an_input_error(trained):
     checkpoint.restore(prefix, model.variables_by_name)
 
 
-def test_resume_from_a_corrupt_checkpoint_is_an_input_error(data, tmp_path):  # noqa: F811
+def test_resume_from_a_corrupt_checkpoint_is_an_input_error(data, tmp_path):
   import numpy as np
   out = tmp_path / "out"
   prefix = checkpoint.save(str(out), 3, {"global_step": np.int64(3),
@@ -118,7 +118,7 @@ def test_strip_adam_cli(trained):
   assert not os.path.exists(os.path.join(os.path.dirname(prefix), "stripped"))
 
 
-def test_run_pretraining_cli_init_checkpoint(data, trained, tmp_path):  # noqa: F811
+def test_run_pretraining_cli_init_checkpoint(data, trained, tmp_path):
   prefix, _, _ = trained
   _truncate(prefix)
   out = tmp_path / "out"
@@ -158,7 +158,7 @@ def test_evaluate_cli(trained, tmp_path):
   _truncate(prefix)
   test_file = tmp_path / "test.tsv"
   test_file.write_text("一二三\t一二四\n", encoding="utf-8")
-  result = _cli("-m", "csc_pretrain.evaluate", f"--checkpoint={prefix}",
+  result = _cli("-m", "csc_pretrain.correct", "evaluate", f"--checkpoint={prefix}",
                 f"--test_file={test_file}")
   _assert_one_line_error(result, "model.ckpt-42", "truncated checkpoint")
   assert result.stdout == ""
@@ -223,13 +223,13 @@ def test_inspect_flags(args, flag):
     (dict(init_checkpoint_regex="^bert/"), "--init_checkpoint_regex"),
     (dict(freeze_regex="("), "--freeze_regex"),
 ])
-def test_run_pretraining_flags(data, tmp_path, kw, flag):  # noqa: F811
+def test_run_pretraining_flags(data, tmp_path, kw, flag):
   with pytest.raises(InputError, match="^" + flag + ": "):
     train.run(cfg(data, tmp_path / "out", **kw))
   assert not (tmp_path / "out").exists()
 
 
-def test_warmup_longer_than_the_run_is_legal(data, tmp_path):  # noqa: F811
+def test_warmup_longer_than_the_run_is_legal(data, tmp_path):
   train.check_flags(cfg(data, tmp_path, num_warmup_steps=100, num_train_steps=6))
 
 
@@ -277,7 +277,8 @@ def test_char_meta_flags(args, flag):
     (("-m", "csc_pretrain.correct", "--checkpoint=x", "--top_k=0", "一"), "--top_k"),
     (("-m", "csc_pretrain.correct", "--checkpoint=x", "--min_prob=1.5", "一"), "--min_prob"),
     (("-m", "csc_pretrain.correct", "--checkpoint=x", "--batch_size=0", "一"), "--batch_size"),
-    (("-m", "csc_pretrain.evaluate", "--checkpoint=x", "--test_file=TEST", "--max_seq_length=2"),
+    (("-m", "csc_pretrain.correct", "evaluate", "--checkpoint=x", "--test_file=TEST",
+      "--max_seq_length=2"),
      "--max_seq_length"),
 ])
 def test_clis_refuse_bad_flags_in_one_line_before_any_work(tmp_path, args, flag):
@@ -446,7 +447,7 @@ def test_thresholds_json_unknown_keys(tmp_path):
   _raises_at_file(path, Thresholds.from_file, path, match="unknown keys ['top']")
 
 
-def test_corrupt_tfrecords(data, tmp_path):  # noqa: F811
+def test_corrupt_tfrecords(data, tmp_path):
   import struct
   raw = (data / "train.tfrecord").read_bytes()
   starts = [0]  # where each record's 12-byte header begins
@@ -460,14 +461,14 @@ def test_corrupt_tfrecords(data, tmp_path):  # noqa: F811
   (tmp_path / "flipped.tfrecord").write_bytes(bytes(flipped))
   for path, line, what in ((truncated, 2, "truncated"), (tmp_path / "flipped.tfrecord", 3, "CRC")):
     with pytest.raises(InputError) as caught:
-      list(inspect.check_records([str(path)], 32, 5))
+      list(tfrecord.check_records([str(path)], 32, 5))
     assert str(caught.value).startswith(f"{path}:{line}: record {line}: "), str(caught.value)
     assert what in str(caught.value)
     with pytest.raises(InputError, match=f"^{path}:{line}: "):
-      run_data.check_records([str(path)], 32, 5, 10000)
+      list(tfrecord.check_records([str(path)], 32, 5, 10000, limit=100))
 
 
-def test_a_corrupt_record_past_the_checked_sample_is_named_while_training(data, tmp_path):  # noqa: F811
+def test_a_corrupt_record_past_the_checked_sample_is_named_while_training(data, tmp_path):
   import struct
   raw = (data / "train.tfrecord").read_bytes() * 6  # TFRecord files concatenate
   starts = [0]

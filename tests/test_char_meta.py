@@ -172,7 +172,7 @@ def test_same_inputs_give_byte_identical_files(sample_dir):
   charset = sample_dir / "charset.txt"
   build.build(str(sample_dir / "again"), top_k=20, charset=str(charset), block_size=97,
               progress_bar=False)
-  for name in build.OUTPUT_FILES[:-1]:  # the stats file holds timings
+  for name in formats.OUTPUT_FILES[:-1]:  # the stats file holds timings
     assert (sample_dir / "run" / name).read_bytes() == (sample_dir / "again" / name).read_bytes(), name
 
 
@@ -255,7 +255,7 @@ def test_cli_writes_everything_and_refuses_to_overwrite(sample_dir, tmp_path):
   out = tmp_path / "cli"
   ok = _cli("--output_dir", str(out), "--charset", str(sample_dir / "charset.txt"), "--top_k", "5")
   assert ok.returncode == 0, ok.stderr
-  assert sorted(os.listdir(out)) == sorted(build.OUTPUT_FILES)
+  assert sorted(os.listdir(out)) == sorted(formats.OUTPUT_FILES)
   before = (out / "confusion_sets.tsv").read_bytes()
   again = _cli("--output_dir", str(out), "--charset", str(sample_dir / "charset.txt"))
   assert again.returncode != 0 and "refusing to overwrite" in again.stderr

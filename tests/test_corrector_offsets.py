@@ -18,17 +18,17 @@ import urllib.request
 import numpy as np
 import pytest
 
-from csc_pretrain.char_meta.decompose import is_cjk_unified
+from csc_pretrain.io_utils import is_cjk
 from csc_pretrain.correct import corrector as corrector_lib
 from csc_pretrain.correct.corrector import Corrector
 from csc_pretrain.io_utils import InputError
-from tests.test_correct import ROOT, _request, model_dir, serving  # noqa: F401 (model_dir is a fixture)
+from tests.helpers import ROOT, request, serving
 
 MAX_SEQ_LENGTH = 32  # what the test model was trained with
 
 
 @pytest.fixture(scope="module")
-def corrector(model_dir):  # noqa: F811
+def corrector(model_dir):
   return Corrector(str(model_dir / "model"), confusion_dir=str(model_dir / "cm"),
                    max_seq_length=MAX_SEQ_LENGTH)
 
@@ -41,7 +41,7 @@ def check_invariants(text, result):
   assert changed == {e["pos"] for e in result["edits"]}
   for e in result["edits"]:
     assert text[e["pos"]] == e["from"] and corrected[e["pos"]] == e["to"]
-    assert is_cjk_unified(e["from"]) and is_cjk_unified(e["to"])
+    assert is_cjk(e["from"]) and is_cjk(e["to"])
 
 
 # --- real model: an error right after a non-Chinese span -----------------------------------------
@@ -76,7 +76,7 @@ def test_errors_after_non_chinese_spans_are_fixed_in_place(corrector):
     assert [(e["pos"], e["from"], e["to"]) for e in result["edits"]] == edits, text
 
 
-def test_unknown_chinese_characters_are_never_rewritten(model_dir):  # noqa: F811
+def test_unknown_chinese_characters_are_never_rewritten(model_dir):
   # Without confusion sets the model's guess for an [UNK] position used to win
   # (its "own" probability is [UNK]'s): 计算机 came out as 医者机. Here 计, 算, 机
   # and 年 are not in the test vocab.
@@ -155,11 +155,11 @@ def long_server(corrector):
 
 def test_service_corrects_long_texts_the_same_way(corrector, long_server):
   wrong, right, errors = long_case(corrector, punctuated=True)
-  status, body = _request(long_server + "/correct?q=" + urllib.request.quote(wrong))
+  status, body = request(long_server + "/correct?q=" + urllib.request.quote(wrong))
   assert status == 200
   check_long(body, wrong, right, errors)
   flat_wrong, flat_right, flat_errors = long_case(corrector, punctuated=False)
-  status, body = _request(long_server + "/correct", [flat_wrong, "2019年医声患者"])
+  status, body = request(long_server + "/correct", [flat_wrong, "2019年医声患者"])
   assert status == 200
   check_long(body[0], flat_wrong, flat_right, flat_errors)
   assert body[1]["corrected"] == "2019年医生患者" and body[1]["edits"][0]["pos"] == 6
@@ -170,11 +170,11 @@ def test_service_corrects_long_texts_the_same_way(corrector, long_server):
 
 
 def test_service_rejects_lone_surrogates_with_400(long_server):
-  status, body = _request(long_server + "/correct", raw=b'["\\ud800\xe9\x9b\xaa\xe4\xb9\xa0"]')
+  status, body = request(long_server + "/correct", raw=b'["\\ud800\xe9\x9b\xaa\xe4\xb9\xa0"]')
   assert status == 400 and "lone surrogate U+D800 at 0" in body["error"]
 
 
-def test_correct_cli_corrects_long_texts(corrector, model_dir, tmp_path):  # noqa: F811
+def test_correct_cli_corrects_long_texts(corrector, model_dir, tmp_path):
   wrong, right, errors = long_case(corrector, punctuated=True)
   flat_wrong, flat_right, flat_errors = long_case(corrector, punctuated=False)
   (tmp_path / "in.txt").write_text(f"{wrong}\n{flat_wrong}\n", encoding="utf-8")
@@ -201,7 +201,7 @@ def stub_predict(corrector, shapes):
   Chinese character after anything else, [CLS] and [UNK] included). Every
   position a wrong bookkeeping could touch would visibly change."""
   vocab = corrector.tokenizer.inv_vocab
-  chinese = np.array([i for i, token in enumerate(vocab) if is_cjk_unified(token)])
+  chinese = np.array([i for i, token in enumerate(vocab) if is_cjk(token)])
   successor = np.full(len(vocab), chinese[0])
   successor[chinese] = np.roll(chinese, -1)
   unk = corrector.tokenizer.vocab["[UNK]"]
@@ -219,7 +219,7 @@ def stub_predict(corrector, shapes):
 
 
 @pytest.mark.parametrize("max_seq_length", [3, 8, 32])
-def test_random_mixed_text_changes_exactly_the_in_vocab_chinese_characters(model_dir,  # noqa: F811
+def test_random_mixed_text_changes_exactly_the_in_vocab_chinese_characters(model_dir,
                                                                            max_seq_length):
   stub = Corrector(str(model_dir / "model"), max_seq_length=max_seq_length, batch_size=7)
   shapes = []
@@ -240,7 +240,7 @@ def test_random_mixed_text_changes_exactly_the_in_vocab_chinese_characters(model
                         for (_, width), used in shapes)
 
 
-def test_window_plans_tile_the_text(model_dir):  # noqa: F811
+def test_window_plans_tile_the_text(model_dir):
   for budget in (1, 2, 5, 30):
     for lo, hi in ((0, budget + 1), (3, 3 + 4 * budget + 1), (0, 10 * budget + 7)):
       windows = corrector_lib._sliding_windows(lo, hi, budget)
@@ -264,6 +264,6 @@ def test_window_plans_tile_the_text(model_dir):  # noqa: F811
   assert kept == ["学习。医生患者。", "明天复查注意饮", "食睡眠休", "息血压头痛。”", "发热。\n咳嗽"]
 
 
-def test_max_seq_length_too_small_is_an_input_error(model_dir):  # noqa: F811
+def test_max_seq_length_too_small_is_an_input_error(model_dir):
   with pytest.raises(InputError, match="max_seq_length"):
     Corrector(str(model_dir / "model"), max_seq_length=2)

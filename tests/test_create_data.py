@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from csc_pretrain.create_data import build, mask_probability as mp, pairs as P
+from csc_pretrain.create_data import build, mask_probability, pairs
 from csc_pretrain.io_utils import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +47,7 @@ def read_docs(path):
 # --- readers ----------------------------------------------------------------------
 
 def test_parallel_files_keep_documents(parallel):
-  docs = list(P.read_parallel(*parallel))
+  docs = list(pairs.read_parallel(*parallel))
   assert [len(d) for d in docs] == [2, 2]
   assert docs[0][1].wrong == "今天天汽很好" and docs[0][1].correct == "今天天气很好"
 
@@ -62,13 +62,13 @@ def test_pair_files_in_faspell_and_tsv_layouts(tmp_path):
 # --- alignment ------------------------------------------------------------------------
 
 def test_equal_length_pairs_compare_position_by_position():
-  result = P.align(P.Pair("我再学校学习", "我在学校学习"))
+  result = pairs.align(pairs.Pair("我再学校学习", "我在学校学习"))
   assert result.pair.errors() == [1] and result.insertions == result.deletions == 0
 
 
 def test_insertions_and_deletions_are_undone_and_reported():
   # ASR dropped 了 and doubled 学; 再 is a real substitution.
-  result = P.align(P.Pair("我再学学校学习数学和语文", "我在学校学习数学和语文了"))
+  result = pairs.align(pairs.Pair("我再学学校学习数学和语文", "我在学校学习数学和语文了"))
   assert result.pair.correct == "我在学校学习数学和语文了"
   assert result.pair.wrong == "我再学校学习数学和语文了"
   assert result.insertions == 1 and result.deletions == 1
@@ -76,39 +76,39 @@ def test_insertions_and_deletions_are_undone_and_reported():
 
 def test_shifted_equal_length_pair_is_not_compared_position_by_position():
   # Same length, but one character moved: a naive comparison would see 4 errors.
-  result = P.align(P.Pair("医生建议多喝开水", "医生建多议喝开水"), max_error_ratio=0.5)
+  result = pairs.align(pairs.Pair("医生建议多喝开水", "医生建多议喝开水"), max_error_ratio=0.5)
   assert len(result.pair.errors()) <= 2
 
 
 def test_rewrites_are_skipped_not_misaligned():
-  assert P.align(P.Pair("完全不同的一句话", "今天天气很好啊呀")).skipped == "too many errors"
-  assert P.align(P.Pair("短", "今天天气很好啊呀")).skipped.startswith("unalignable")
+  assert pairs.align(pairs.Pair("完全不同的一句话", "今天天气很好啊呀")).skipped == "too many errors"
+  assert pairs.align(pairs.Pair("短", "今天天气很好啊呀")).skipped.startswith("unalignable")
 
 
 # --- splitting and expansion -------------------------------------------------------------
 
 def test_split_at_sentence_ends_and_long_commas():
-  pieces = P.split_long(P.Pair("甲乙。丙丁！戊", "甲乙。丙丁！戊"))
+  pieces = pairs.split_long(pairs.Pair("甲乙。丙丁！戊", "甲乙。丙丁！戊"))
   assert [p.correct for p in pieces] == ["甲乙。", "丙丁！", "戊"]
   long = "字" * 101 + "，" + "句" * 10
-  assert [len(p.correct) for p in P.split_long(P.Pair(long, long))] == [102, 10]
+  assert [len(p.correct) for p in pairs.split_long(pairs.Pair(long, long))] == [102, 10]
   short = "字" * 50 + "，" + "句" * 10
-  assert len(P.split_long(P.Pair(short, short))) == 1
+  assert len(pairs.split_long(pairs.Pair(short, short))) == 1
 
 
 def test_expansion_adds_clean_copy_and_partly_restored_variants():
-  doc = [P.Pair("我再学校", "我在学校"), P.Pair("天汽很好，建意", "天气很好，建议")]
-  out = P.expand(doc, seed=1, max_variants=5)
+  doc = [pairs.Pair("我再学校", "我在学校"), pairs.Pair("天汽很好，建意", "天气很好，建议")]
+  out = pairs.expand(doc, seed=1, max_variants=5)
   assert out[0] == doc
   assert all(p.wrong == p.correct for p in out[1])
   assert sorted(sum(len(p.errors()) for p in v) for v in out[2:]) == [1, 2]  # n=3: 1 and 2 kept
-  assert P.expand(doc, seed=1) == P.expand(doc, seed=1)
-  assert P.expand([P.Pair("你好", "你好")], seed=1) == [[P.Pair("你好", "你好")]]
+  assert pairs.expand(doc, seed=1) == pairs.expand(doc, seed=1)
+  assert pairs.expand([pairs.Pair("你好", "你好")], seed=1) == [[pairs.Pair("你好", "你好")]]
 
 
 def test_expansion_caps_variants():
   wrong = "再" * 12
-  out = P.expand([P.Pair(wrong, "在" * 12)], seed=3, max_variants=4)
+  out = pairs.expand([pairs.Pair(wrong, "在" * 12)], seed=3, max_variants=4)
   assert len(out) == 2 + 4
 
 
@@ -117,8 +117,8 @@ def test_expansion_caps_variants():
 def test_synthetic_errors_follow_rate_and_kind():
   phon = {"在": ["再", "载"], "学": ["雪"]}
   vis = {"在": ["任"], "学": ["觉"]}
-  doc = [P.Pair("在学" * 500, "在学" * 500)]
-  out = P.add_synthetic_errors(doc, random.Random(0), 0.2, 1.0, phon, vis)[0]
+  doc = [pairs.Pair("在学" * 500, "在学" * 500)]
+  out = pairs.add_synthetic_errors(doc, random.Random(0), 0.2, 1.0, phon, vis)[0]
   assert len(out.wrong) == len(out.correct)
   errors = out.errors()
   assert 0.15 < len(errors) / 1000 < 0.25
@@ -129,21 +129,21 @@ def test_synthetic_errors_follow_rate_and_kind():
 # --- mask probability ------------------------------------------------------------------------------
 
 def test_faspell_formula_without_smoothing():
-  counts = mp.ErrorCounts()
+  counts = mask_probability.ErrorCounts()
   counts.add("再再再", "在在在")      # 再 written for 在 three times
   counts.add("再再再再", "再再再再")  # ...
   counts.add("再再", "再再")          # 再 used correctly 6 times
-  probs, details = mp.mask_probabilities(counts, smoothing=0)
+  probs, details = mask_probability.mask_probabilities(counts, smoothing=0)
   assert probs["再"] == pytest.approx(3 / 6)
   assert details["再"]["top_correction"] == "在"
   assert probs["在"] == 0.0
 
 
 def test_smoothing_pulls_rare_characters_to_the_prior():
-  counts = mp.ErrorCounts()
+  counts = mask_probability.ErrorCounts()
   counts.add("汽", "气")
   counts.add("汽车汽车" * 50, "汽车汽车" * 50)
-  probs, _ = mp.mask_probabilities(counts, base_rate=0.02)
+  probs, _ = mask_probability.mask_probabilities(counts, base_rate=0.02)
   # 汽 is common and rarely wrong: ~1/100. 气 was never written wrong: the prior.
   assert 0.005 < probs["汽"] < 0.02
   assert probs["气"] == pytest.approx(5 * 0.02 / (1 + 5))
@@ -153,13 +153,13 @@ def test_modes_count_only_errors_of_their_kind(confusion_dir):
   from csc_pretrain.char_meta.formats import read_confusion_sets
   phon = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"))
   vis = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"))
-  conf = mp.read_confusability(os.path.join(confusion_dir, "confusion_scores.tsv"))
+  conf = mask_probability.read_confusability(os.path.join(confusion_dir, "confusion_scores.tsv"))
   assert "议" in phon["意"] and "议" not in vis["意"]
   assert "己" in vis["已"] and "己" not in phon["已"]
-  counts = mp.ErrorCounts()
+  counts = mask_probability.ErrorCounts()
   counts.add("意已", "议己")  # one phonetic error, one visual error
-  p_phon, d_phon = mp.mask_probabilities(counts, "phonetic", conf, phon, vis, base_rate=0.05)
-  p_vis, d_vis = mp.mask_probabilities(counts, "visual", conf, phon, vis, base_rate=0.05)
+  p_phon, d_phon = mask_probability.mask_probabilities(counts, "phonetic", conf, phon, vis, base_rate=0.05)
+  p_vis, d_vis = mask_probability.mask_probabilities(counts, "visual", conf, phon, vis, base_rate=0.05)
   assert d_phon["意"]["top_count"] == 1 and d_phon["已"]["top_count"] == 0
   assert d_vis["意"]["top_count"] == 0 and d_vis["已"]["top_count"] == 1
   assert p_phon["意"] > p_vis["意"] and p_vis["已"] > p_phon["已"]
@@ -189,7 +189,7 @@ def test_build_writes_document_layout_and_a_loadable_pickle(tmp_path, parallel, 
 
 
 def test_pickle_protocol_loads_on_python_3_7():
-  assert mp.PICKLE_PROTOCOL <= 4
+  assert mask_probability.PICKLE_PROTOCOL <= 4
 
 
 def test_same_seed_gives_byte_identical_output(tmp_path, confusion_dir):
@@ -205,9 +205,9 @@ def test_same_seed_gives_byte_identical_output(tmp_path, confusion_dir):
 
 
 def test_unequal_pairs_in_a_pairs_file_are_aligned_and_counted(tmp_path):
-  pairs = write(tmp_path / "p.tsv", "我再学学校学习数学和语文\t我在学校学习数学和语文了\n完全不同的一句话\t今天天气很好啊呀\n"
+  pairs_file = write(tmp_path / "p.tsv", "我再学学校学习数学和语文\t我在学校学习数学和语文了\n完全不同的一句话\t今天天气很好啊呀\n"
                 "天汽很好\t天气很好\n")
-  stats = build.build(str(tmp_path / "out"), pairs_file=pairs)
+  stats = build.build(str(tmp_path / "out"), pairs_file=pairs_file)
   assert stats["pairs_read"] == 3 and stats["pairs_used"] == 2
   assert stats["skipped"] == {"too many errors": 1}
   assert stats["insertions_undone"] == 1 and stats["deletions_undone"] == 1
@@ -215,8 +215,8 @@ def test_unequal_pairs_in_a_pairs_file_are_aligned_and_counted(tmp_path):
 
 def test_traditional_to_simplified(tmp_path):
   pytest.importorskip("opencc")
-  pairs = write(tmp_path / "p.tsv", "我們在學校\t我們在學校\n他再學校\t他在學校\n")
-  build.build(str(tmp_path / "out"), pairs_file=pairs, t2s=True)
+  pairs_file = write(tmp_path / "p.tsv", "我們在學校\t我們在學校\n他再學校\t他在學校\n")
+  build.build(str(tmp_path / "out"), pairs_file=pairs_file, t2s=True)
   assert "我们在学校" in (tmp_path / "out" / "correct.txt").read_text(encoding="utf-8")
 
 

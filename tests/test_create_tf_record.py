@@ -10,9 +10,10 @@ import types
 
 import pytest
 
-from csc_pretrain.create_tf_record import build, instances as I, tfrecord
-from csc_pretrain.create_tf_record.inspect import check_records
-from csc_pretrain.create_tf_record.tokenization import FullTokenizer, build_vocab
+from csc_pretrain.bert import tfrecord
+from csc_pretrain.create_tf_record import build, instances
+from csc_pretrain.bert.tfrecord import check_records
+from csc_pretrain.bert.tokenization import FullTokenizer, build_vocab
 from csc_pretrain.io_utils import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +53,7 @@ def corpus(tmp_path, docs):
 
 def run(env, tmp_path, docs, name="out.tfrecord", **kw):
   c, w = corpus(tmp_path, docs)
-  kw.setdefault("config", I.MaskingConfig(max_seq_length=32, max_predictions_per_seq=8))
+  kw.setdefault("config", instances.MaskingConfig(max_seq_length=32, max_predictions_per_seq=8))
   kw.setdefault("num_workers", 1)
   out = ",".join(str(tmp_path / n) for n in name.split(","))
   stats, examples = build.build(c, out, env.vocab, wrong_input_file=w,
@@ -138,8 +139,9 @@ def test_errors_are_always_predicted_in_lockstep(env, tmp_path):
 def test_errors_beyond_the_budget_are_cut_counted_and_put_right(env, tmp_path):
   doc = [[("在在在在在在在在在在在在", "再再再再再再再再再再再再")]]
   stats, examples, _ = run(env, tmp_path, doc, dupe_factor=1,
-                           config=I.MaskingConfig(max_seq_length=32, max_predictions_per_seq=5,
-                                                  single_segment=True))
+                           config=instances.MaskingConfig(max_seq_length=32,
+                                                          max_predictions_per_seq=5,
+                                                          single_segment=True))
   (inst,) = examples
   assert inst.kinds == ["error"] * 5
   zai_wrong = FullTokenizer(env.vocab).convert_tokens_to_ids(["再"])[0]
@@ -149,7 +151,7 @@ def test_errors_beyond_the_budget_are_cut_counted_and_put_right(env, tmp_path):
 
 def test_replacement_proportions_on_a_large_sample(env, tmp_path):
   # Clean text of characters that have candidates of every kind.
-  vocab = build.build_vocabulary(__import__("csc_pretrain.create_tf_record.tokenization",
+  vocab = build.build_vocabulary(__import__("csc_pretrain.bert.tokenization",
                                             fromlist=["x"]).load_vocab(env.vocab), env.cm)
   tok = FullTokenizer(env.vocab)
   full = [c for c in CHARS if all(tok.convert_tokens_to_ids([c])[0] in getattr(vocab, k)
@@ -158,18 +160,18 @@ def test_replacement_proportions_on_a_large_sample(env, tmp_path):
   sentences = ["".join(full[(i + j) % len(full)] for j in range(20)) for i in range(200)]
   docs = [[(s, s) for s in sentences[k:k + 5]] for k in range(0, 200, 5)]
   stats, _, _ = run(env, tmp_path, docs, dupe_factor=10,
-                    config=I.MaskingConfig(max_seq_length=64, max_predictions_per_seq=10))
+                    config=instances.MaskingConfig(max_seq_length=64, max_predictions_per_seq=10))
   by_kind = stats["masked_by_kind"]
   total = sum(by_kind.values())
   assert total > 5000 and by_kind["error"] == 0
-  for kind, share in I.DEFAULT_PROPORTIONS.items():
+  for kind, share in instances.DEFAULT_PROPORTIONS.items():
     assert abs(by_kind[kind] / total - share) < 0.02, (kind, by_kind)
 
 
 def test_mask_probability_weights_choose_the_extra_positions(env, tmp_path):
   docs = [[("我在学校学习今天天气很好" * 2, "我在学校学习今天天气很好" * 2)] for _ in range(40)]
   _, examples, _ = run(env, tmp_path, docs, dupe_factor=5,
-                       config=I.MaskingConfig(max_seq_length=32, max_predictions_per_seq=3,
+                       config=instances.MaskingConfig(max_seq_length=32, max_predictions_per_seq=3,
                                               single_segment=True))
   zai = FullTokenizer(env.vocab).convert_tokens_to_ids(["在"])[0]
   labels = collections.Counter(l for inst in examples for l in inst.masked_lm_ids)
@@ -181,7 +183,7 @@ def test_whole_word_masking_masks_jieba_words_together(env, tmp_path):
   sentence = "他们喜欢北京天安门"
   docs = [[(sentence, sentence)] for _ in range(60)]  # one sentence, never truncated
   _, examples, _ = run(env, tmp_path, docs, dupe_factor=3,
-                       config=I.MaskingConfig(max_seq_length=16, max_predictions_per_seq=4,
+                       config=instances.MaskingConfig(max_seq_length=16, max_predictions_per_seq=4,
                                               masked_lm_prob=0.3, single_segment=True,
                                               whole_word_mask=True))
   import jieba
@@ -199,8 +201,9 @@ def test_whole_word_masking_masks_jieba_words_together(env, tmp_path):
 
 def test_single_segment_instances(env, tmp_path):
   _, examples, outs = run(env, tmp_path, DOCS, dupe_factor=2,
-                          config=I.MaskingConfig(max_seq_length=32, max_predictions_per_seq=8,
-                                                 single_segment=True))
+                          config=instances.MaskingConfig(max_seq_length=32,
+                                                         max_predictions_per_seq=8,
+                                                         single_segment=True))
   for inst in examples:
     assert set(inst.segment_ids) == {0} and not inst.is_random_next
   assert all(p["next_sentence_labels"][0] == 0 for _, _, p in check_records(outs, 32, 8))
@@ -227,6 +230,20 @@ def test_same_seed_same_bytes_whatever_the_workers(env, tmp_path):
     outs.append(open(files[0], "rb").read())
   assert outs[0] == outs[1]
   assert outs[0] != outs[2]
+
+
+@pytest.mark.parametrize("whole_word_mask", [False, True])
+def test_same_seed_same_bytes_whatever_the_batch_size(env, tmp_path, whole_word_mask):
+  config = instances.MaskingConfig(max_seq_length=32, max_predictions_per_seq=8,
+                                   whole_word_mask=whole_word_mask)
+  outs = []
+  for name, batch_size in (("a", instances.BATCH_SIZE), ("b", 5)):
+    (tmp_path / name).mkdir()
+    stats, _, files = run(env, tmp_path / name, DOCS * 10, config=config, dupe_factor=3,
+                          batch_size=batch_size)
+    outs.append(open(files[0], "rb").read())
+  assert stats["instances"] > 3 * 5  # several batches of 5
+  assert outs[0] == outs[1]
 
 
 def test_shards_split_round_robin(env, tmp_path):
@@ -313,7 +330,7 @@ def test_inspect_reports_a_record_that_does_not_fit(env, tmp_path):
 def test_replacements_come_from_the_error_direction_tables(env, tmp_path):
   import shutil
   from csc_pretrain.char_meta import formats
-  from csc_pretrain.create_tf_record.tokenization import load_vocab
+  from csc_pretrain.bert.tokenization import load_vocab
   cm = tmp_path / "cm"
   shutil.copytree(env.cm, cm)
   # P(wrong | correct) rows: what a writer types for 在. The correction tables differ.

@@ -17,10 +17,9 @@ import sys
 
 import pytest
 
-from csc_pretrain import evaluate
+from csc_pretrain.correct import evaluate
 from csc_pretrain.correct import metrics
 from csc_pretrain.io_utils import InputError
-from tests.test_correct import model_dir  # noqa: F401  (a pytest fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIGHAN15 = os.path.join(ROOT, "..", "shared", "data", "sighan", "sighan15_official")
@@ -257,7 +256,7 @@ def test_sighan_figures_equal_the_official_jar_on_training_passages(tmp_path):
 
 # --- the CLI end to end, on the tiny model tests/test_correct.py trains ----------------------------
 
-def test_evaluate_cli_with_several_files_clean_text_and_result_file(model_dir, tmp_path):  # noqa: F811
+def test_evaluate_cli_with_several_files_clean_text_and_result_file(model_dir, tmp_path):
   held = [line.split("\t") for line in
           (model_dir / "heldout.tsv").read_text(encoding="utf-8").splitlines()]
   spaced = write(tmp_path / "spaced.txt", "".join(
@@ -268,7 +267,7 @@ def test_evaluate_cli_with_several_files_clean_text_and_result_file(model_dir, t
       + "\n{broken\n")
   clean = write(tmp_path / "clean.txt", "".join(c + "\n" for _, c in held[40:]))
   result = tmp_path / "result.txt"
-  common = [sys.executable, "-m", "csc_pretrain.evaluate", "--checkpoint",
+  common = [sys.executable, "-m", "csc_pretrain.correct", "evaluate", "--checkpoint",
             str(model_dir / "model"), "--confusion_dir", str(model_dir / "cm"),
             "--test_file", f"{spaced},{jsonl}"]
   run = subprocess.run(common + ["--clean_file", clean, "--result_file", str(result)],

@@ -9,8 +9,8 @@ import time
 
 import tensorflow as tf
 
-from csc_pretrain.create_tf_record.tokenization import build_vocab
-from tests.test_run_pretraining import data, tensors  # noqa: F401  (data is a fixture)
+from csc_pretrain.bert.tokenization import build_vocab
+from tests.helpers import tensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

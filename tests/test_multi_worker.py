@@ -17,8 +17,9 @@ import pytest
 import tensorflow as tf
 
 from csc_pretrain.io_utils import InputError
-from csc_pretrain.run_pretraining import checkpoint, train
-from tests.test_run_pretraining import ROOT, cfg, data, tensors  # noqa: F401 (data: fixture)
+from csc_pretrain.bert import checkpoint
+from csc_pretrain.run_pretraining import train
+from tests.helpers import ROOT, cfg, tensors
 
 STEPS = 4
 # The TF coordination service declares a worker dead after 10 s without a heartbeat;

@@ -21,7 +21,7 @@ from csc_pretrain.correct import decoder, tune
 from csc_pretrain.correct.constraints import Constraints, read_lexicon, read_protect
 from csc_pretrain.correct.corrector import Candidates, Corrector, Thresholds
 from csc_pretrain.io_utils import InputError
-from tests.test_correct import CONFUSE, corrupt, model_dir, sentence  # noqa: F401  (fixture)
+from tests.helpers import corrupt, request, sentence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -300,16 +300,16 @@ def test_bad_protect_and_lexicon_lines_name_file_and_line(tmp_path, reader, text
     reader(str(empty))
 
 
-@pytest.mark.parametrize("module,extra", [
-    ("csc_pretrain.correct", ["一二"]),
-    ("csc_pretrain.evaluate", ["--test_file", "nowhere.tsv"]),
-    ("csc_pretrain.correct", ["tune", "--dev_file", "nowhere.tsv", "--output", "x.json"]),
+@pytest.mark.parametrize("command,extra", [
+    (["csc_pretrain.correct"], ["一二"]),
+    (["csc_pretrain.correct", "evaluate"], ["--test_file", "nowhere.tsv"]),
+    (["csc_pretrain.correct"], ["tune", "--dev_file", "nowhere.tsv", "--output", "x.json"]),
 ])
 @pytest.mark.parametrize("flag", ["--protect", "--lexicon"])
-def test_bad_files_are_one_line_errors_in_every_cli(tmp_path, module, extra, flag):
+def test_bad_files_are_one_line_errors_in_every_cli(tmp_path, command, extra, flag):
   bad = tmp_path / "bad.txt"
   bad.write_text("阿莫西林\n布 洛芬\n", encoding="utf-8")
-  result = subprocess.run([sys.executable, "-m", module, f"--checkpoint={tmp_path}/none",
+  result = subprocess.run([sys.executable, "-m", *command, f"--checkpoint={tmp_path}/none",
                            f"{flag}={bad}", *extra], capture_output=True, text=True, cwd=ROOT)
   assert result.returncode == 2, result.stderr[-2000:]
   assert result.stderr.strip().splitlines() == [
@@ -345,7 +345,7 @@ def _run(*args):
   return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=ROOT)
 
 
-def test_tune_to_a_budget_then_evaluate_and_correct(model_dir, tmp_path):  # noqa: F811
+def test_tune_to_a_budget_then_evaluate_and_correct(model_dir, tmp_path):
   pytest.importorskip("matplotlib")
   common = ["--checkpoint", str(model_dir / "model"), "--confusion_dir", str(model_dir / "cm")]
   rng = random.Random(7)
@@ -369,8 +369,8 @@ def test_tune_to_a_budget_then_evaluate_and_correct(model_dir, tmp_path):  # noq
     assert calibration["chosen"][name]["fpr"] <= 0.05
   # evaluate with the file reproduces the budget on the same clean sentences.
   for rule in ("fitted", "threshold"):
-    evaluated = _run("csc_pretrain.evaluate", *common, "--thresholds", str(th_path), "--decoder",
-                     rule, "--test_file", str(tmp_path / "dev.tsv"), "--clean_file",
+    evaluated = _run("csc_pretrain.correct", "evaluate", *common, "--thresholds", str(th_path),
+                     "--decoder", rule, "--test_file", str(tmp_path / "dev.tsv"), "--clean_file",
                      str(tmp_path / "clean.txt"))
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     summary = json.loads(evaluated.stdout.strip().splitlines()[-1])
@@ -386,3 +386,38 @@ def test_tune_to_a_budget_then_evaluate_and_correct(model_dir, tmp_path):  # noq
                  "雪习工作医声")
   assert guarded.returncode == 0, guarded.stderr[-2000:]
   assert json.loads(guarded.stdout)["corrected"] == "雪习工作医生"
+
+
+def test_serve_applies_the_protect_and_lexicon_flags(model_dir, tmp_path):
+  # Unconstrained, this model corrects 雪习工作 -> 学习工作 and 医声患者 -> 医生患者
+  # (tests/test_correct.py). Through the CLI's flags, the protected term and the
+  # lexicon word must come back unchanged.
+  import socket
+  import time
+  (tmp_path / "protect.txt").write_text("雪习\n", encoding="utf-8")
+  (tmp_path / "lexicon.txt").write_text("医声\n", encoding="utf-8")
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  server = subprocess.Popen(
+      [sys.executable, "-m", "csc_pretrain.correct", "serve", "--checkpoint",
+       str(model_dir / "model"), "--confusion_dir", str(model_dir / "cm"), "--port", str(port),
+       "--protect", str(tmp_path / "protect.txt"), "--lexicon", str(tmp_path / "lexicon.txt"),
+       "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  url = f"http://127.0.0.1:{port}"
+  try:
+    deadline = time.time() + 120
+    while True:
+      assert server.poll() is None, server.stderr.read()[-2000:]
+      try:
+        if request(url + "/health")[0] == 200:
+          break
+      except OSError:
+        assert time.time() < deadline, "the server did not start"
+        time.sleep(0.5)
+    status, body = request(url + "/correct", ["雪习工作", "医声患者"])
+    assert status == 200
+    assert [b["corrected"] for b in body] == ["雪习工作", "医声患者"]
+  finally:
+    server.terminate()
+    server.wait(timeout=30)

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -12,51 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from csc_pretrain.create_tf_record import build as record_build, instances as I
-from csc_pretrain.create_tf_record.tokenization import build_vocab
 from csc_pretrain.io_utils import InputError
-from csc_pretrain.run_pretraining import checkpoint, modeling, optimization, train
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TEXT = ("我在学校学习。今天天气很好。医生建议多喝水。他们喜欢北京天安门。这是第二个文档。"
-        "患者三年前发现血压偏高。近一周头晕加重。建议低盐饮食并规律服药。")
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-  """Tiny records, vocab and BERT config shared by the tests."""
-  d = tmp_path_factory.mktemp("pretrain")
-  vocab = build_vocab([TEXT])
-  (d / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-  sentences = [s + "。" for s in TEXT.split("。") if s]
-  wrong = [s.replace("在", "再").replace("气", "汽") for s in sentences]
-  docs = "\n\n".join("\n".join(sentences[i:] + sentences[:i]) for i in range(len(sentences)))
-  wdocs = "\n\n".join("\n".join(wrong[i:] + wrong[:i]) for i in range(len(sentences)))
-  (d / "c.txt").write_text(docs + "\n", encoding="utf-8")
-  (d / "w.txt").write_text(wdocs + "\n", encoding="utf-8")
-  record_build.build(str(d / "c.txt"), str(d / "train.tfrecord"), str(d / "vocab.txt"),
-                     wrong_input_file=str(d / "w.txt"),
-                     config=I.MaskingConfig(max_seq_length=32, max_predictions_per_seq=5),
-                     dupe_factor=4, num_workers=1, progress_bar=False)
-  config = {"vocab_size": len(vocab), "hidden_size": 32, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 64,
-            "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
-  (d / "bert_config.json").write_text(json.dumps(config))
-  return d
-
-
-def cfg(data, out, **kw):
-  base = dict(bert_config_file=str(data / "bert_config.json"), input_file=str(data / "train.tfrecord"),
-              output_dir=str(out), max_seq_length=32, max_predictions_per_seq=5, train_batch_size=8,
-              eval_batch_size=8, learning_rate=1e-3, num_train_steps=6, num_warmup_steps=2,
-              save_checkpoints_steps=3, log_every_steps=3, max_eval_steps=5, progress_bar=False)
-  base.update(kw)
-  return train.RunConfig(**base)
-
-
-def tensors(prefix):
-  reader = tf.train.load_checkpoint(prefix)
-  return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+from csc_pretrain.bert import checkpoint, modeling
+from csc_pretrain.run_pretraining import optimization, train
+from tests.helpers import ROOT, cfg, tensors
 
 
 # --- names and shapes ------------------------------------------------------------------------------
@@ -257,7 +215,7 @@ def test_early_stopping(data, tmp_path):
 def test_mirrored_strategy_on_two_logical_cpus_equals_one_device(data, tmp_path):
   train.run(cfg(data, tmp_path / "one", num_train_steps=3))
   code = ("import sys, logging; sys.path.insert(0, %r); logging.basicConfig(level=logging.INFO)\n"
-          "from tests.test_run_pretraining import cfg\n"
+          "from tests.helpers import cfg\n"
           "from csc_pretrain.run_pretraining import train\n"
           "import pathlib\n"
           "train.run(cfg(pathlib.Path(%r), pathlib.Path(%r), num_train_steps=3,"
@@ -322,7 +280,7 @@ def test_cli_with_yaml_config_and_flag_override(data, tmp_path):
 
 
 def test_lengths_come_from_the_records_stats_and_a_contradicting_flag_is_refused(data, tmp_path):
-  from csc_pretrain.create_tf_record import tfrecord
+  from csc_pretrain.bert import tfrecord
   records = [str(data / "train.tfrecord")]
   given = {"max_seq_length": None, "max_predictions_per_seq": None}
   assert tfrecord.resolve_lengths(records, given) == {"max_seq_length": 32,

@@ -7,15 +7,15 @@ import sys
 
 import pytest
 
-from csc_pretrain.create_tf_record import build, instances as I
-from csc_pretrain.create_tf_record.tokenization import build_vocab
+from csc_pretrain.create_tf_record import build, instances
+from csc_pretrain.bert.tokenization import build_vocab
 from csc_pretrain.io_utils import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SENTENCES = ["我在学校学习。", "今天天气很好。", "医生建议多喝水。", "他们喜欢北京天安门。",
              "这是第二个文档。", "患者三年前发现血压偏高。", "近一周头晕加重。", "建议低盐饮食并规律服药。"]
 GROUPS = 4  # 8 documents in groups of --chunk_documents 2
-CONFIG = I.MaskingConfig(max_seq_length=32, max_predictions_per_seq=5)
+CONFIG = instances.MaskingConfig(max_seq_length=32, max_predictions_per_seq=5)
 
 
 @pytest.fixture(scope="module")

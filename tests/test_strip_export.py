@@ -1,6 +1,5 @@
 """Stage 5: strip_adam and exports (Hugging Face safetensors, SavedModel)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -11,34 +10,9 @@ import tensorflow as tf
 
 from csc_pretrain.export import hf, savedmodel
 from csc_pretrain.io_utils import InputError
-from csc_pretrain.run_pretraining import checkpoint, modeling
+from csc_pretrain.bert import checkpoint, modeling
 from csc_pretrain.strip_adam import strip
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = {"vocab_size": 150, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-          "intermediate_size": 64, "max_position_embeddings": 64, "hidden_dropout_prob": 0.0,
-          "attention_probs_dropout_prob": 0.0}
-
-
-@pytest.fixture
-def trained(tmp_path):
-  """A training checkpoint with slots (random values), bert_config.json and vocab.txt beside it."""
-  config = modeling.BertConfig(**CONFIG)
-  model = modeling.BertPretrainer(config, seed=3)
-  rng = np.random.default_rng(0)
-  tensors = {n: v.numpy() for n, v in model.variables_by_name.items()}
-  tensors["cls/predictions/output_bias"] = rng.normal(size=[CONFIG["vocab_size"]]).astype(np.float32)
-  for n, v in list(tensors.items()):
-    tensors[n + "/adam_m"] = rng.normal(size=v.shape).astype(np.float32)
-    tensors[n + "/adam_v"] = rng.random(size=v.shape).astype(np.float32)
-  tensors["global_step"] = np.int64(42)
-  d = tmp_path / "run"
-  prefix = checkpoint.save(str(d), 42, tensors)
-  (d / "bert_config.json").write_text(json.dumps(CONFIG))
-  (d / "vocab.txt").write_text("\n".join(["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] +
-                                         ["[UNK]", "[CLS]", "[SEP]", "[MASK]"] +
-                                         [chr(0x4E00 + i) for i in range(46)]) + "\n")
-  return prefix, config, tensors
+from tests.helpers import ROOT, TRAINED_CONFIG as CONFIG
 
 
 def model_names():

@@ -6,16 +6,16 @@ pyenv's Python 3.7) and skip, saying so, when it does not.
 
 import json
 import os
-import pickle
 import subprocess
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from csc_pretrain.run_pretraining import checkpoint, modeling, train
+from csc_pretrain.bert import checkpoint, modeling
+from csc_pretrain.run_pretraining import train
 from csc_pretrain.strip_adam import strip
-from tests.test_run_pretraining import cfg, data, tensors  # noqa: F401  (data is a fixture)
+from tests.helpers import cfg, tensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TF1_PYTHON = os.path.join(ROOT, ".venv-tf1", "bin", "python")

@@ -16,12 +16,9 @@ import time
 import numpy as np
 
 from csc_pretrain.char_meta import decompose, formats, glyph, phonetic, ranking, similarity
-from csc_pretrain.io_utils import InputError, atomic_write, check_can_write, read_lines
+from csc_pretrain.io_utils import (CJK_FIRST, CJK_LAST, InputError, atomic_write, check_can_write,
+                                   is_cjk, read_lines)
 
-OUTPUT_FILES = ("char_meta.txt", "char_meta_extra.tsv", formats.CORRECTION_TABLE,
-                formats.ERROR_TABLE, formats.ERROR_TABLE_PHONETIC, formats.ERROR_TABLE_VISUAL,
-                "confusion_phonetic.tsv", "confusion_visual.tsv", "confusion_scores.tsv",
-                "char_meta_stats.json")
 # The error direction's look-alike list also takes glyphs at least this alike (fine scale).
 MIN_GLYPH = 0.7
 # Added to the probability of an observed pair, times log(1 + count): probabilities
@@ -31,7 +28,7 @@ OBSERVED_WEIGHT = 2.0
 
 def default_charset():
   """Every CJK Unified Ideograph of the basic block, U+4E00..U+9FFF."""
-  return [chr(c) for c in range(0x4E00, 0xA000)]
+  return [chr(c) for c in range(CJK_FIRST, CJK_LAST + 1)]
 
 
 def read_charset(path):
@@ -39,7 +36,7 @@ def read_charset(path):
   seen = {}
   for _, line in read_lines(path):
     for c in line:
-      if decompose.is_cjk_unified(c):
+      if is_cjk(c):
         seen.setdefault(c, None)
   if not seen:
     raise InputError(path, 0, "no CJK characters in the charset file")
@@ -128,7 +125,7 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   Returns the stats dict (also written as char_meta_stats.json).
   """
   t0 = time.time()
-  paths = {name: os.path.join(output_dir, name) for name in OUTPUT_FILES}
+  paths = {name: os.path.join(output_dir, name) for name in formats.OUTPUT_FILES}
   check_can_write(paths.values(), overwrite)
 
   # 1. Every input is read before any work, so bad input fails fast and alone.
@@ -158,10 +155,10 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   t_sim = time.time() - t0
 
   # 4. Files, each written whole or not at all.
-  with atomic_write(paths["char_meta.txt"]) as f:
+  with atomic_write(paths[formats.CHAR_META]) as f:
     for info in infos:
       f.write(formats.faspell_line(info, extra_columns) + "\n")
-  with atomic_write(paths["char_meta_extra.tsv"]) as f:
+  with atomic_write(paths[formats.CHAR_META_EXTRA]) as f:
     f.write("\t".join(formats.EXTRA_HEADER) + "\n")
     for info in infos:
       f.write("\t".join(formats.extra_fields(info)) + "\n")
@@ -169,12 +166,12 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
                     (formats.ERROR_TABLE, ranked.error),
                     (formats.ERROR_TABLE_PHONETIC, ranked.error_phonetic),
                     (formats.ERROR_TABLE_VISUAL, ranked.error_visual),
-                    ("confusion_phonetic.tsv", ranked.phonetic),
-                    ("confusion_visual.tsv", ranked.visual)):
+                    (formats.PHONETIC_TABLE, ranked.phonetic),
+                    (formats.VISUAL_TABLE, ranked.visual)):
     with atomic_write(paths[name]) as f:
       for i, c in enumerate(chars):
         f.write(c + "\t" + " ".join(chars[j] for j in top[i] if j >= 0) + "\n")
-  _write_scores(paths["confusion_scores.tsv"], chars, ranked)
+  _write_scores(paths[formats.SCORES], chars, ranked)
 
   stats = {
       "characters": len(chars), "components": len(infos) - len(chars), "source": source,
@@ -188,7 +185,7 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
       "font": font or "noto-cjk-sans-otc (Noto Sans CJK SC)",
       "seconds_similarity": round(t_sim, 1), "seconds_total": round(time.time() - t0, 1),
   }
-  with atomic_write(paths["char_meta_stats.json"]) as f:
+  with atomic_write(paths[formats.STATS]) as f:
     json.dump(stats, f, ensure_ascii=False, indent=2)
   return stats
 

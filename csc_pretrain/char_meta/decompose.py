@@ -45,10 +45,6 @@ _SURROUND = {"s": "⿴", "st": "⿵", "sb": "⿶", "sl": "⿷", "str": "⿹", "s
 _RECORD = re.compile(r"^(.+?):([a-z0-9]+)(?:/[a-z])?\(([^)]*)\)")
 
 
-def is_cjk_unified(char):
-  return len(char) == 1 and 0x4E00 <= ord(char) <= 0x9FFF
-
-
 def _nest(op, parts):
   """Right-nests a binary operator over ``parts`` (⿰ABC -> ⿰A⿰BC)."""
   if len(parts) == 1:

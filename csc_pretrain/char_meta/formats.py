@@ -241,10 +241,19 @@ def read_char_meta_extra(path, columns=("char",)):
 # confusion_errors_phonetic.tsv / confusion_errors_visual.tsv: the error direction
 # among sound-alike (phonetic >= 0.5) / look-alike candidates only, for code that
 # makes phonetic and visual errors separately.
+# Every file the stage writes, by name; other stages read them through these.
+CHAR_META = "char_meta.txt"
+CHAR_META_EXTRA = "char_meta_extra.tsv"
 CORRECTION_TABLE = "confusion_sets.tsv"
 ERROR_TABLE = "confusion_errors.tsv"
 ERROR_TABLE_PHONETIC = "confusion_errors_phonetic.tsv"
 ERROR_TABLE_VISUAL = "confusion_errors_visual.tsv"
+PHONETIC_TABLE = "confusion_phonetic.tsv"
+VISUAL_TABLE = "confusion_visual.tsv"
+SCORES = "confusion_scores.tsv"
+STATS = "char_meta_stats.json"
+OUTPUT_FILES = (CHAR_META, CHAR_META_EXTRA, CORRECTION_TABLE, ERROR_TABLE, ERROR_TABLE_PHONETIC,
+                ERROR_TABLE_VISUAL, PHONETIC_TABLE, VISUAL_TABLE, SCORES, STATS)
 
 
 def read_observed_confusions(path):

@@ -1,133 +1,196 @@
-r"""Correct sentences with a pretrained checkpoint, or tune the thresholds.
+r"""Correct sentences with a pretrained checkpoint; tune the thresholds; evaluate; serve.
 
   python -m csc_pretrain.correct --checkpoint out/pretrain_tiny/stripped --confusion_dir char_meta "患者需要定其复查"
   python -m csc_pretrain.correct --checkpoint ... --input_file in.txt [--output_file out.jsonl]
   python -m csc_pretrain.correct tune --checkpoint ... --dev_file dev.tsv --output thresholds.json
   python -m csc_pretrain.correct tune --checkpoint ... --dev_file dev.tsv --clean_file clean.txt \
       --max_fpr 0.05 [--decoder fitted] --output thresholds.json      # best recall within the budget
+  python -m csc_pretrain.correct evaluate --checkpoint ... --test_file heldout.tsv   # evaluate.py
+  python -m csc_pretrain.correct serve --checkpoint ... [--port 5000]                # serve.py
 
+``evaluate`` and ``serve`` have flags of their own and come first on the command
+line; correcting and ``tune`` share one set of flags (``tune`` may follow them).
 bert_config.json and vocab.txt come from the flags or from next to the checkpoint.
+
+The flags of every command fill a frozen config (the field names are the flag
+names): config.CorrectorConfig for the shared ones, then batch.CorrectConfig,
+tune.TuneConfig, evaluate.EvaluateConfig or serve.ServeConfig, which the
+command's ``run`` takes. This module holds only flags; it alone reads absl's FLAGS.
 """
 
-import json
-import logging
-import os
+import dataclasses
 import sys
-import time
 
 from absl import app, flags
 
-from csc_pretrain.correct import cli
-from csc_pretrain.io_utils import (InputError, atomic_write, check_range, quiet_tensorflow,
-                                   read_lines, run_cli)
+from csc_pretrain import pair_formats
+from csc_pretrain.correct import batch, evaluate, serve, tune
+from csc_pretrain.correct.config import CorrectorConfig
+from csc_pretrain.io_utils import quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
 
+# name, kind, help[, enum values]. Defaults come from the config dataclass the flags fill.
+CORRECTOR_FLAGS = (
+    ("checkpoint", "string", "Checkpoint prefix, model.ckpt-N or directory."),
+    ("bert_config_file", "string", "Default: bert_config.json next to the checkpoint."),
+    ("vocab_file", "string", "Default: vocab.txt next to the checkpoint."),
+    ("confusion_dir", "string", "char_meta output: only its candidates may replace a "
+     "character (recommended)."),
+    ("thresholds", "string", "JSON from `tune` (min_prob, margin, top_k)."),
+    ("min_prob", "float", "Override: a candidate's least probability."),
+    ("margin", "float", "Override: how much it must beat the original's probability."),
+    ("top_k", "integer", "Override: candidates read per position."),
+    ("decoder", "enum", "Override the thresholds file's rule: threshold (min_prob/margin) or "
+     "fitted (the confidence-similarity boundary `tune --decoder fitted` wrote). Default: the "
+     "file's, else threshold.", ["threshold", "fitted"]),
+    ("protect", "string", "Words, or regexes written re:PATTERN, one a line, never edited "
+     "inside (drug names, legal terms, product codes)."),
+    ("lexicon", "string", "Domain words, one a line: a correction that breaks one is refused, "
+     "one that makes one is favoured."),
+    ("second_pass", "bool", "Read corrected sentences again; keep a new edit only next to a "
+     "first-round edit (two-character errors)."),
+    ("max_seq_length", "integer", "Longer texts are corrected in windows. Default: 128, or the "
+     "model's max_position_embeddings when that is less."),
+    ("batch_size", "integer", "Sentences per model call."),
+)
+
+
+CORRECT_FLAGS = (
+    ("input_file", "string", "Batch mode: one sentence a line."),
+    ("output_file", "string", "Batch mode: JSON lines out (default stdout)."),
+)
+
+TUNE_FLAGS = (
+    ("dev_file", "string", "tune: dev pairs, any layout csc_pretrain.pair_formats reads "
+     "(wrong<TAB>correct, JSON, ...)."),
+    ("output", "string", "tune: where to write the thresholds JSON."),
+    ("clean_file", "string", "tune: correct in-domain sentences (comma-separated files, any "
+     "layout: the correct side is used) on which the false-positive rate is measured. Default "
+     "with a budget: the dev pairs' correct sides."),
+    ("max_fpr", "float", "tune: false-positive budget, the share of clean sentences changed; "
+     "the best recall within it is chosen."),
+    ("max_changes_per_1000", "float", "tune: budget of changed characters per 1,000 clean "
+     "characters (with or instead of --max_fpr)."),
+    ("plot", "string", "tune: the recall-vs-FPR PNG (default: next to --output, when there are "
+     "clean sentences)."),
+    ("per_char", "bool", "tune --decoder fitted: also learn per-character adjustments "
+     "(stricter for characters over-corrected on clean text)."),
+)
+
+EVALUATE_FLAGS = (
+    ("test_file", "string", "Test pairs, comma-separated for several (one report row each plus "
+     "the total); any layout of --format. With --sighan_truth_file, SIGHAN input files "
+     "((pid=ID)<TAB>sentence)."),
+    ("sighan_truth_file", "string", "SIGHAN truth file(s) (ID, loc, char, ... / ID, 0), "
+     "comma-separated, one per --test_file."),
+    ("format", "enum", "Layout of --test_file and --clean_file (auto: detected per file).",
+     list(pair_formats.FORMATS)),
+    ("t2s", "bool", "Convert traditional to simplified Chinese, character by character "
+     "(positions stay)."),
+    ("strict_input", "bool", "Fail on the first bad pair (file:line) instead of skipping and "
+     "counting it."),
+    ("result_file", "string", "Write the predictions in the official SIGHAN result format (ID, "
+     "loc, char, ... / ID, 0; 1-based); ids are generated for layouts without them."),
+    ("clean_file", "string", "Correct sentences (comma-separated files, any layout: the correct "
+     "side is used): measures over-correction."),
+    ("baseline_checkpoint", "string", "Also evaluate this one (e.g. the checkpoint pretraining "
+     "started from) and print the deltas."),
+    ("baseline_bert_config_file", "string", "Default: --bert_config_file's rule."),
+    ("baseline_vocab_file", "string", "Default: --vocab_file's rule."),
+)
+
+SERVE_FLAGS = (
+    ("host", "string", "Address to listen on."),
+    ("port", "integer", "Port to listen on."),
+    ("max_chars", "integer", "Longest text accepted."),
+    ("max_batch", "integer", "Most texts per POST."),
+    ("quiet", "bool", "No access log."),
+)
+
+
+def _define(table, config_class):
+  defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
+  for name, kind, help_text, *enum_values in table:
+    default = defaults[name]
+    default = None if default is dataclasses.MISSING else default
+    if kind == "enum":
+      flags.DEFINE_enum(name, default, enum_values[0], help_text)
+    else:
+      getattr(flags, "DEFINE_" + kind)(name, default, help_text)
+
+
+def _values(table):
+  """{name: value} of the flags in ``table``, as their config takes them."""
+  return {name: FLAGS[name].value for name, *_ in table}
+
+
+def _corrector_config():
+  return CorrectorConfig(**_values(CORRECTOR_FLAGS))
+
 
 def define_flags():
-  cli.define_common_flags()
-  flags.DEFINE_string("input_file", None, "Batch mode: one sentence a line.")
-  flags.DEFINE_string("output_file", None, "Batch mode: JSON lines out (default stdout).")
-  flags.DEFINE_string("dev_file", None, "tune: dev pairs, any layout "
-                      "csc_pretrain.pair_formats reads (wrong<TAB>correct, JSON, ...).")
-  flags.DEFINE_string("output", None, "tune: where to write the thresholds JSON.")
-  flags.DEFINE_string("clean_file", None, "tune: correct in-domain sentences (comma-separated "
-                      "files, any layout: the correct side is used) on which the false-positive "
-                      "rate is measured. Default with a budget: the dev pairs' correct sides.")
-  flags.DEFINE_float("max_fpr", None, "tune: false-positive budget, the share of clean sentences "
-                     "changed; the best recall within it is chosen.")
-  flags.DEFINE_float("max_changes_per_1000", None, "tune: budget of changed characters per 1,000 "
-                     "clean characters (with or instead of --max_fpr).")
-  flags.DEFINE_string("plot", None, "tune: the recall-vs-FPR PNG (default: next to --output, "
-                      "when there are clean sentences).")
-  flags.DEFINE_bool("per_char", True, "tune --decoder fitted: also learn per-character "
-                    "adjustments (stricter for characters over-corrected on clean text).")
+  """The flags of correcting and of ``tune``."""
+  _define(CORRECTOR_FLAGS, CorrectorConfig)
+  _define(CORRECT_FLAGS, batch.CorrectConfig)
+  _define(TUNE_FLAGS, tune.TuneConfig)
+  flags.mark_flag_as_required("checkpoint")
 
 
-def json_line(result):
-  """One JSON line; characters stay readable, but a lone surrogate (from input bytes
-  that were not UTF-8) cannot be written as UTF-8, so such a line is escaped."""
-  line = json.dumps(result, ensure_ascii=False)
-  if any("\ud800" <= ch <= "\udfff" for ch in line):
-    line = json.dumps(result)
-  return line + "\n"
+def define_evaluate_flags():
+  _define(CORRECTOR_FLAGS, CorrectorConfig)
+  _define(EVALUATE_FLAGS, evaluate.EvaluateConfig)
+  flags.mark_flag_as_required("checkpoint")
+  flags.mark_flag_as_required("test_file")
 
 
-def run_tune():
-  from csc_pretrain import evaluate, pair_formats
-  from csc_pretrain.correct import tune
-  from csc_pretrain.correct.corrector import Thresholds
-  if not FLAGS.dev_file or not FLAGS.output:
-    raise InputError("tune", 0, "needs --dev_file and --output")
-  check_range("--max_fpr", FLAGS.max_fpr, 0, 1)
-  check_range("--max_changes_per_1000", FLAGS.max_changes_per_1000, 0, 1000)
-  budget = FLAGS.max_fpr is not None or FLAGS.max_changes_per_1000 is not None
-  decoder_name = FLAGS.decoder or "threshold"
-  constraints = cli.constraints_from_flags()  # bad lines fail before anything is read
-  triples = pair_formats.read_triples(FLAGS.dev_file)
-  if not (budget or FLAGS.clean_file or decoder_name == "fitted"):
-    # The original objective: the best F1, three numbers out.
-    cli.check_common_flags()
-    best, m = tune.tune(cli.make_corrector(Thresholds(), constraints), triples)
-    with atomic_write(FLAGS.output) as f:
-      json.dump(best.to_json(), f, indent=2)
-    print(f"best on {len(triples)} dev pairs: {best.to_json()} -> strict correction "
-          f"P {m['precision']:.3f} R {m['recall']:.3f} F1 {m['f1']:.3f}; wrote {FLAGS.output}")
-    return
-  if FLAGS.clean_file:
-    clean = [s for path in FLAGS.clean_file.split(",") if path
-             for s in evaluate.load_clean(path)[0]]
-    source = FLAGS.clean_file
-  else:
-    clean = [c for _, _, c in triples]
-    source = f"the correct side of {FLAGS.dev_file}"
-  cli.check_common_flags()
-  corrector = cli.make_corrector(Thresholds(top_k=max(tune.TOP_KS)), constraints)
-  dev = tune.DevData.read(corrector, triples, clean)
-  result = tune.calibrate(corrector, dev, FLAGS.max_fpr, FLAGS.max_changes_per_1000,
-                          decoder_name, FLAGS.per_char)
-  result.thresholds.calibration["clean_source"] = source
-  print(f"{len(triples)} dev pairs; false-positive rate on {len(clean)} clean sentences "
-        f"({source})\n")
-  print(tune.report(result))
-  plot = FLAGS.plot or os.path.splitext(FLAGS.output)[0] + ".png"
-  labels = {"threshold": "threshold rule", "fitted": "fitted decoder"}
-  tune.plot_curves({labels[k]: v for k, v in result.curves.items()}, plot, FLAGS.max_fpr,
-                   {labels[k]: v for k, v in result.chosen.items()})
-  with atomic_write(FLAGS.output) as f:
-    json.dump(result.thresholds.to_json(), f, indent=2, ensure_ascii=False)
-  print(f"wrote {FLAGS.output} (decoder {decoder_name}) and {plot}")
+def define_serve_flags():
+  _define(CORRECTOR_FLAGS, CorrectorConfig)
+  _define(SERVE_FLAGS, serve.ServeConfig)
+  flags.mark_flag_as_required("checkpoint")
 
+
+# --- the commands ---------------------------------------------------------------------------------
 
 def main(argv):
-  def run():
-    args = argv[1:]
-    if args and args[0] == "tune":
-      return run_tune()
-    if FLAGS.input_file:
-      texts = [line for _, line in read_lines(FLAGS.input_file)]
-    elif args:
-      texts = args
-    else:
-      raise InputError("correct", 0, "give sentences as arguments or --input_file")
-    corrector = cli.make_corrector()
-    start = time.time()
-    results = corrector.correct(texts)
-    seconds = time.time() - start
-    lines = "".join(json_line(r) for r in results)
-    if FLAGS.input_file:
-      logging.info("corrected %d sentences in %.1f s (%.1f sentences/s), %d edits", len(texts),
-                   seconds, len(texts) / max(seconds, 1e-9), sum(len(r["edits"]) for r in results))
-    if FLAGS.output_file:
-      with atomic_write(FLAGS.output_file) as f:
-        f.write(lines)
-    else:
-      sys.stdout.write(lines)
+  """Correcting, or ``tune`` when that is the first argument left after the flags."""
+  args = argv[1:]
+  if args and args[0] == "tune":
+    cfg = tune.TuneConfig(corrector=_corrector_config(), **_values(TUNE_FLAGS))
+    run_cli(lambda: tune.run(cfg))
+  else:
+    cfg = batch.CorrectConfig(corrector=_corrector_config(), texts=tuple(args),
+                              **_values(CORRECT_FLAGS))
+    run_cli(lambda: batch.run(cfg))
 
-  run_cli(run)
+
+def evaluate_main(argv):
+  del argv
+  cfg = evaluate.EvaluateConfig(corrector=_corrector_config(), **_values(EVALUATE_FLAGS))
+  run_cli(lambda: evaluate.run(cfg))
+
+
+def serve_main(argv):
+  del argv
+  cfg = serve.ServeConfig(corrector=_corrector_config(), **_values(SERVE_FLAGS))
+  run_cli(lambda: serve.run(cfg))
+
+
+COMMANDS = {"evaluate": (define_evaluate_flags, evaluate_main),
+            "serve": (define_serve_flags, serve_main)}
+
+
+def cli():
+  """The console entry point (`csc-correct` once the package is installed)."""
+  quiet_tensorflow()  # before define_flags, which may load TensorFlow
+  if sys.argv[1:2] and sys.argv[1] in COMMANDS:
+    define, command_main = COMMANDS[sys.argv[1]]
+    define()
+    app.run(command_main, argv=sys.argv[:1] + sys.argv[2:])
+  else:
+    define_flags()
+    app.run(main)
 
 
 if __name__ == "__main__":
-  quiet_tensorflow()  # before define_flags, which may load TensorFlow
-  define_flags()
-  app.run(main)
+  cli()

@@ -21,7 +21,7 @@ Invariant: ``corrected`` has exactly the input's length and every edit's
 ``pos`` is an index into the input string (a Python ``str`` index, i.e. a
 Unicode code point; not a UTF-16 or byte offset). A character is only ever
 replaced by one character, never inserted or removed. The only candidates are
-CJK unified ideographs (U+4E00..U+9FFF, char_meta's ``is_cjk_unified``) that
+CJK unified ideographs (U+4E00..U+9FFF, io_utils.is_cjk) that
 the vocab holds as a token of their own; everything else (digits, Latin words,
 URLs, full-width forms, whitespace, characters the tokenizer drops such as
 control characters, or turns into [UNK] such as emoji and rare ideographs) is
@@ -44,8 +44,7 @@ import re
 
 import numpy as np
 
-from csc_pretrain.char_meta.decompose import is_cjk_unified
-from csc_pretrain.io_utils import InputError, read_json
+from csc_pretrain.io_utils import InputError, is_cjk, read_json
 
 # Where a long text may be cut: after a run of sentence ends and the closing
 # quotes and brackets that belong to the sentence before the cut.
@@ -130,15 +129,11 @@ class Corrector:
                thresholds=None, max_seq_length=128, batch_size=32, constraints=None,
                second_pass=False):
     import tensorflow as tf
-    from csc_pretrain.create_tf_record.tokenization import FullTokenizer
-    from csc_pretrain.run_pretraining import checkpoint, modeling
+    from csc_pretrain.bert.tokenization import FullTokenizer
+    from csc_pretrain.bert import checkpoint, modeling
     prefix = checkpoint.resolve(checkpoint_path)
-    here = os.path.dirname(prefix)
-    bert_config_file = bert_config_file or os.path.join(here, "bert_config.json")
-    vocab_file = vocab_file or os.path.join(here, "vocab.txt")
-    for path, flag in ((bert_config_file, "--bert_config_file"), (vocab_file, "--vocab_file")):
-      if not os.path.exists(path):
-        raise InputError(path, 0, f"no such file (pass {flag})")
+    bert_config_file = checkpoint.side_file(prefix, "bert_config.json", bert_config_file)
+    vocab_file = checkpoint.side_file(prefix, "vocab.txt", vocab_file)
     self.config = modeling.BertConfig.from_json_file(bert_config_file)
     self.tokenizer = FullTokenizer(vocab_file, do_lower_case=True)
     if len(self.tokenizer.vocab) != self.config.vocab_size:
@@ -195,7 +190,7 @@ class Corrector:
     for t, (text, (ids, starts)) in enumerate(zip(texts, encoded)):
       # The token must be the very character at its offset: not [UNK], not a
       # WordPiece of a longer run, not something the normalizer changed.
-      wanted = [inv[i] == text[s] and is_cjk_unified(text[s]) for i, s in zip(ids, starts)]
+      wanted = [inv[i] == text[s] and is_cjk(text[s]) for i, s in zip(ids, starts)]
       targets.append(wanted)
       if any(wanted):  # windows with nothing to correct are not run at all
         rows += [(t,) + w for w in self._windows(text, starts) if any(wanted[w[2]:w[3]])]
@@ -251,7 +246,7 @@ class Corrector:
   # --- filtering ------------------------------------------------------------------------------------------
 
   def allowed(self, original, candidate):
-    if not is_cjk_unified(candidate) or candidate == original:
+    if not is_cjk(candidate) or candidate == original:
       return False
     return self.confusions is None or candidate in self.confusions.get(original, ())
 
@@ -321,12 +316,12 @@ def _sliding_windows(lo, hi, budget):
 
 
 def _load_confusions(confusion_dir):
-  from csc_pretrain.char_meta.formats import read_confusion_sets
+  from csc_pretrain.char_meta import formats
   merged = {}
-  for name in ("confusion_sets.tsv", "confusion_phonetic.tsv", "confusion_visual.tsv"):
+  for name in (formats.CORRECTION_TABLE, formats.PHONETIC_TABLE, formats.VISUAL_TABLE):
     path = os.path.join(confusion_dir, name)
     if not os.path.exists(path):
       raise InputError(path, 0, "no such file (is --confusion_dir a char_meta output?)")
-    for ch, cands in read_confusion_sets(path).items():
+    for ch, cands in formats.read_confusion_sets(path).items():
       merged.setdefault(ch, set()).update(cands)
   return merged

@@ -56,11 +56,11 @@ class CharSimilarity:
     self.visual_rows = {}
     extra = None
     if confusion_dir:
-      path = os.path.join(confusion_dir, "confusion_visual.tsv")
+      path = os.path.join(confusion_dir, formats.VISUAL_TABLE)
       if os.path.exists(path):
         self.visual_rows = {ch: {c: 1 - r / len(row) for r, c in enumerate(row)}
                             for ch, row in formats.read_confusion_sets(path).items() if row}
-      extra = os.path.join(confusion_dir, "char_meta_extra.tsv")
+      extra = os.path.join(confusion_dir, formats.CHAR_META_EXTRA)
     if extra and os.path.exists(extra):
       self.frequency = {}
       for _, row in formats.read_char_meta_extra(extra, ("char", "frequency")):

@@ -7,15 +7,21 @@ calibrate  recall against over-correction. Every setting of a rule is a point
            chosen point has the best recall whose FPR (share of clean sentences
            changed) and, if asked, changed characters per 1,000 stay within
            the budget. Recall is strict sentence-level correction recall.
+run        ``python -m csc_pretrain.correct tune`` from a TuneConfig: reads the
+           files, chooses, prints the report, writes the JSON (and the plot).
 """
 
 import dataclasses
 import itertools
+import json
+import os
+from typing import Optional
 
 import numpy as np
 
-from csc_pretrain.correct import decoder, metrics
+from csc_pretrain.correct import config as corrector_config, decoder, metrics
 from csc_pretrain.correct.corrector import Thresholds
+from csc_pretrain.io_utils import InputError, atomic_write, check_range
 
 MIN_PROBS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 MARGINS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)
@@ -249,3 +255,68 @@ def report(result):
 
 def _json_point(p):
   return {k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()}
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class TuneConfig:
+  """What ``python -m csc_pretrain.correct tune`` was asked (its flags, same names)."""
+  corrector: corrector_config.CorrectorConfig
+  dev_file: Optional[str] = None      # dev pairs, any csc_pretrain.pair_formats layout
+  output: Optional[str] = None        # the thresholds JSON
+  clean_file: Optional[str] = None    # comma-separated; default with a budget: the dev pairs'
+                                      # correct sides
+  max_fpr: Optional[float] = None
+  max_changes_per_1000: Optional[float] = None
+  plot: Optional[str] = None          # default: next to output
+  per_char: bool = True
+
+
+def run(cfg):
+  """Chooses thresholds as ``cfg`` says and writes them (see the module docstring)."""
+  from csc_pretrain import pair_formats
+  from csc_pretrain.correct import evaluate
+  if not cfg.dev_file or not cfg.output:
+    raise InputError("tune", 0, "needs --dev_file and --output")
+  check_range("--max_fpr", cfg.max_fpr, 0, 1)
+  check_range("--max_changes_per_1000", cfg.max_changes_per_1000, 0, 1000)
+  budget = cfg.max_fpr is not None or cfg.max_changes_per_1000 is not None
+  decoder_name = cfg.corrector.decoder or "threshold"
+  # bad lines fail before anything is read
+  constraints = corrector_config.load_constraints(cfg.corrector)
+  triples = pair_formats.read_triples(cfg.dev_file)
+  if not (budget or cfg.clean_file or decoder_name == "fitted"):
+    # The original objective: the best F1, three numbers out.
+    corrector_config.check(cfg.corrector)
+    best, m = tune(corrector_config.make_corrector(cfg.corrector, Thresholds(), constraints),
+                   triples)
+    with atomic_write(cfg.output) as f:
+      json.dump(best.to_json(), f, indent=2)
+    print(f"best on {len(triples)} dev pairs: {best.to_json()} -> strict correction "
+          f"P {m['precision']:.3f} R {m['recall']:.3f} F1 {m['f1']:.3f}; wrote {cfg.output}")
+    return
+  if cfg.clean_file:
+    clean = [s for path in cfg.clean_file.split(",") if path
+             for s in evaluate.load_clean(path)[0]]
+    source = cfg.clean_file
+  else:
+    clean = [c for _, _, c in triples]
+    source = f"the correct side of {cfg.dev_file}"
+  corrector_config.check(cfg.corrector)
+  corrector = corrector_config.make_corrector(cfg.corrector, Thresholds(top_k=max(TOP_KS)),
+                                              constraints)
+  dev = DevData.read(corrector, triples, clean)
+  result = calibrate(corrector, dev, cfg.max_fpr, cfg.max_changes_per_1000, decoder_name,
+                     cfg.per_char)
+  result.thresholds.calibration["clean_source"] = source
+  print(f"{len(triples)} dev pairs; false-positive rate on {len(clean)} clean sentences "
+        f"({source})\n")
+  print(report(result))
+  plot = cfg.plot or os.path.splitext(cfg.output)[0] + ".png"
+  labels = {"threshold": "threshold rule", "fitted": "fitted decoder"}
+  plot_curves({labels[k]: v for k, v in result.curves.items()}, plot, cfg.max_fpr,
+              {labels[k]: v for k, v in result.chosen.items()})
+  with atomic_write(cfg.output) as f:
+    json.dump(result.thresholds.to_json(), f, indent=2, ensure_ascii=False)
+  print(f"wrote {cfg.output} (decoder {decoder_name}) and {plot}")

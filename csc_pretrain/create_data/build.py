@@ -8,11 +8,8 @@ import os
 import random
 
 from csc_pretrain import pair_formats
-from csc_pretrain.char_meta.formats import (ERROR_TABLE_PHONETIC, ERROR_TABLE_VISUAL,
-                                            observed_confusions_text, read_confusion_sets,
-                                            read_observed_confusions)
-from csc_pretrain.create_data import mask_probability as mp
-from csc_pretrain.create_data import pairs as P
+from csc_pretrain.char_meta import formats
+from csc_pretrain.create_data import mask_probability, pairs
 from csc_pretrain.io_utils import InputError, atomic_write, check_can_write
 
 OUTPUT_FILES = ("correct.txt", "wrong.txt", "mask_probability.sav", "mask_probability.tsv",
@@ -26,21 +23,21 @@ def pair_documents(path, fmt="auto"):
   pass on, to be aligned."""
   for rec in pair_formats.read(path, fmt):
     pair_formats.check(rec, allow=(pair_formats.UNEQUAL,))
-    yield [P.Pair(rec.wrong, rec.correct, (rec.path, rec.line))]
+    yield [pairs.Pair(rec.wrong, rec.correct, (rec.path, rec.line))]
 
 
 def _documents(correct_file, wrong_file, pairs_file, pairs_format):
   if pairs_file:
     return pair_documents(pairs_file, pairs_format)
   if wrong_file:
-    return P.read_parallel(correct_file, wrong_file)
-  return P.read_correct_only(correct_file)
+    return pairs.read_parallel(correct_file, wrong_file)
+  return pairs.read_correct_only(correct_file)
 
 
 def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs_format="auto",
           confusion_dir=None, mode="corpus", synthetic_rate=0.0, synthetic_phonetic_share=0.7,
           seed=12345, max_variants=5, max_error_ratio=0.3, t2s=False, base_rate=None,
-          smoothing=mp.SMOOTHING, split=True, expand=True, overwrite=False, observed=None,
+          smoothing=mask_probability.SMOOTHING, split=True, expand=True, overwrite=False, observed=None,
           observed_share=0.5):
   """Runs the stage; returns the stats dict (also written as create_data_stats.json).
 
@@ -55,8 +52,8 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
   if correct_file and not (wrong_file or pairs_file) and synthetic_rate <= 0:
     raise InputError(correct_file, 0, "clean text only: pass --wrong_file, or "
                      "--synthetic_rate to make errors from the confusion sets")
-  if mode not in mp.MODES:
-    raise InputError("--mode", 0, f"must be one of {', '.join(mp.MODES)}")
+  if mode not in mask_probability.MODES:
+    raise InputError("--mode", 0, f"must be one of {', '.join(mask_probability.MODES)}")
 
   # Confusion sets. The mask-probability prior and its phonetic/visual filters ask
   # "what was meant by this wrong character": the correction direction. Synthetic
@@ -64,55 +61,59 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
   phonetic_sets = visual_sets = confusability = None
   error_phonetic = error_visual = None
   if confusion_dir:
-    phonetic_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_phonetic.tsv"))
-    visual_sets = read_confusion_sets(os.path.join(confusion_dir, "confusion_visual.tsv"))
-    confusability = mp.read_confusability(os.path.join(confusion_dir, "confusion_scores.tsv"))
+    def table(name):
+      return os.path.join(confusion_dir, name)
+    phonetic_sets = formats.read_confusion_sets(table(formats.PHONETIC_TABLE))
+    visual_sets = formats.read_confusion_sets(table(formats.VISUAL_TABLE))
+    confusability = mask_probability.read_confusability(table(formats.SCORES))
     if synthetic_rate > 0:
-      error_phonetic = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_PHONETIC))
-      error_visual = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_VISUAL))
+      error_phonetic = formats.read_confusion_sets(table(formats.ERROR_TABLE_PHONETIC))
+      error_visual = formats.read_confusion_sets(table(formats.ERROR_TABLE_VISUAL))
   elif mode != "corpus" or synthetic_rate > 0:
     raise InputError("--confusion_dir", 0, f"mode {mode!r} and synthetic errors need the "
                      "char_meta outputs (run stage 1, pass its --output_dir)")
   if observed and synthetic_rate <= 0:
     raise InputError("--observed", 0, "is for synthetic errors: pass --synthetic_rate too")
-  observed_by_correct = P.observed_errors(read_observed_confusions(observed)) if observed else None
+  observed_by_correct = None
+  if observed:
+    observed_by_correct = pairs.observed_errors(formats.read_observed_confusions(observed))
   convert = pair_formats.t2s if t2s else None
   if convert:
     convert("")  # opencc missing: say so before any work
 
   stats = collections.Counter()
   skipped = collections.Counter()
-  counts = mp.ErrorCounts()
+  counts = mask_probability.ErrorCounts()
   with contextlib.ExitStack() as stack:
     correct_out = stack.enter_context(atomic_write(paths["correct.txt"]))
     wrong_out = stack.enter_context(atomic_write(paths["wrong.txt"]))
     docs_written = 0
     for doc_index, doc in enumerate(_documents(correct_file, wrong_file, pairs_file, pairs_format)):
       if convert:
-        doc = [P.Pair(convert(p.wrong), convert(p.correct), p.where) for p in doc]
+        doc = [pairs.Pair(convert(p.wrong), convert(p.correct), p.where) for p in doc]
       if synthetic_rate > 0:
         rng = random.Random(f"{seed}:synthetic:{doc_index}")
-        doc = P.add_synthetic_errors(doc, rng, synthetic_rate, synthetic_phonetic_share,
+        doc = pairs.add_synthetic_errors(doc, rng, synthetic_rate, synthetic_phonetic_share,
                                      error_phonetic, error_visual, observed=observed_by_correct,
                                      observed_share=observed_share)
       aligned = []
       for pair in doc:
         stats["pairs_read"] += 1
-        result = P.align(pair, max_error_ratio)
+        result = pairs.align(pair, max_error_ratio)
         if result.pair is None:
           skipped[result.skipped] += 1
           continue
         stats["pairs_used"] += 1
         stats["insertions_undone"] += result.insertions
         stats["deletions_undone"] += result.deletions
-        aligned.extend(P.split_long(result.pair) if split else [result.pair])
+        aligned.extend(pairs.split_long(result.pair) if split else [result.pair])
       if not aligned:
         continue
       for p in aligned:
         counts.add(p.wrong, p.correct)
       stats["sentences"] += len(aligned)
       stats["errors"] += sum(len(p.errors()) for p in aligned)
-      variants = P.expand(aligned, f"{seed}:expand:{doc_index}", max_variants) if expand else [aligned]
+      variants = pairs.expand(aligned, f"{seed}:expand:{doc_index}", max_variants) if expand else [aligned]
       stats["clean_copies"] += len(variants) > 1
       stats["restored_variants"] += max(0, len(variants) - 2)
       for out_doc in variants:
@@ -133,11 +134,11 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
                        "no errors in any pair: nothing to learn mask probabilities from "
                        "(pass pairs with errors, --synthetic_rate, or --base_rate)")
 
-    probs, details = mp.mask_probabilities(counts, mode, confusability, phonetic_sets,
+    probs, details = mask_probability.mask_probabilities(counts, mode, confusability, phonetic_sets,
                                            visual_sets, base_rate, smoothing)
     # Entered on the same stack: every output is renamed into place together, at the end.
     f = stack.enter_context(atomic_write(paths["mask_probability.sav"], "wb"))
-    mp.save(probs, f)
+    mask_probability.save(probs, f)
     f = stack.enter_context(atomic_write(paths["mask_probability.tsv"]))
     f.write("char\tp\tcorrect_count\twrong_count\ttop_correction\ttop_count\tprior\n")
     for ch in sorted(probs, key=lambda c: (-probs[c], c)):
@@ -153,8 +154,8 @@ def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs
     seen = {} if synthetic_rate > 0 else {
         (w, c): n for w, row in counts.confusions.items() for c, n in row.items()
         if w.isprintable() and c.isprintable() and not w.isspace() and not c.isspace()}
-    f.write(observed_confusions_text(seen, "from the aligned pairs; for char_meta --observed "
-                                     "and create_data --observed"))
+    f.write(formats.observed_confusions_text(seen, "from the aligned pairs; for char_meta "
+                                             "--observed and create_data --observed"))
     f = stack.enter_context(atomic_write(paths["create_data_stats.json"]))
     json.dump(result, f, ensure_ascii=False, indent=2, sort_keys=True)
   logging.info("pairs read %d, used %d, skipped %s; %d sentences, %d errors, "

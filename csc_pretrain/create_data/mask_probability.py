@@ -30,7 +30,7 @@ import collections
 import math
 import pickle
 
-from csc_pretrain.io_utils import InputError
+from csc_pretrain.io_utils import InputError, is_cjk
 
 MODES = ("corpus", "phonetic", "visual", "both")
 PICKLE_PROTOCOL = 4  # Python 3.7 (TF 1.15 users) reads protocol 4
@@ -50,7 +50,7 @@ class ErrorCounts:
   def add(self, wrong, correct):
     self.correct_count.update(correct)
     for w, c in zip(wrong, correct):
-      if "\u4e00" <= c <= "\u9fff":
+      if is_cjk(c):
         self.chinese_chars += 1
       if w != c:
         self.confusions[w][c] += 1

@@ -10,7 +10,7 @@ import random
 
 from rapidfuzz.distance import Levenshtein
 
-from csc_pretrain.io_utils import InputError, read_lines
+from csc_pretrain.io_utils import InputError, is_cjk, read_lines
 
 SENTENCE_ENDS = "。；？！!?;"
 LONG_SENTENCE = 100  # past this many characters, also split at commas
@@ -154,10 +154,6 @@ def expand(doc, seed, max_variants=5):
 
 # --- synthetic errors ---------------------------------------------------------------------------
 
-def is_chinese(ch):
-  return "\u4e00" <= ch <= "\u9fff"
-
-
 def observed_errors(observed_counts):
   """{(wrong, correct): n} -> {correct: (wrongs, counts)}, for add_synthetic_errors."""
   by_correct = {}
@@ -184,7 +180,7 @@ def add_synthetic_errors(doc, rng, rate, phonetic_share, phonetic_sets, visual_s
   for p in doc:
     chars = list(p.correct)
     for i, ch in enumerate(chars):
-      if not is_chinese(ch) or rng.random() >= rate:
+      if not is_cjk(ch) or rng.random() >= rate:
         continue
       if observed and ch in observed and rng.random() < observed_share:
         chars[i] = rng.choices(observed[ch][0], weights=observed[ch][1])[0]

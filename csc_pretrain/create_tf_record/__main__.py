@@ -14,9 +14,8 @@ machine i writes tf_examples-0000i-of-0000N.tfrecord and its stats.json; then
 checks that every shard is there, made with the same settings, and sums them.
 """
 
-import sys
-
 import logging
+import sys
 
 from absl import app, flags
 

@@ -8,6 +8,10 @@ and the output is byte-identical for the same seed whatever the number of
 workers. Within a group the algorithm is Google's: documents shuffled,
 ``dupe_factor`` passes, instances shuffled, written round-robin to the shards.
 
+Every setting a worker uses travels in a frozen ``Job``, made once from the
+flags: the pool initializer gets it (with the vocabulary tables) to build the
+worker's tokenizer and mask tables (``Tools``), and every task gets it again.
+
 Groups are also the unit of work across machines: with ``num_shards`` N, the
 machine with ``shard_index`` i makes only groups i, i + N, i + 2N, ... Since a
 group's records depend only on the seed and its index, a group's bytes are the
@@ -17,18 +21,18 @@ run, and ``merge_stats`` sums their stats.json files.
 
 import collections
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
 import multiprocessing
 import os
 
-from csc_pretrain.char_meta.formats import (ERROR_TABLE_PHONETIC, ERROR_TABLE_VISUAL,
-                                            read_char_meta_extra, read_confusion_sets)
-from csc_pretrain.create_data import mask_probability, pairs as P
-from csc_pretrain.create_tf_record import instances as I
-from csc_pretrain.create_tf_record import tfrecord
-from csc_pretrain.create_tf_record.tokenization import FullTokenizer, SPECIAL_TOKENS
+from csc_pretrain.bert import tfrecord
+from csc_pretrain.bert.tokenization import SPECIAL_TOKENS, FullTokenizer, load_vocab
+from csc_pretrain.char_meta import formats
+from csc_pretrain.create_data import mask_probability, pairs
+from csc_pretrain.create_tf_record import instances
 from csc_pretrain.io_utils import (InputError, atomic_write, check_can_write, check_range,
                                    expand_inputs, read_json)
 
@@ -39,23 +43,26 @@ def read_documents(input_files, wrong_files=None):
     raise InputError(",".join(wrong_files), 0, f"{len(wrong_files)} wrong file(s) for "
                      f"{len(input_files)} input file(s)")
   for k, path in enumerate(input_files):
-    docs = P.read_parallel(path, wrong_files[k]) if wrong_files else P.read_correct_only(path)
-    for doc in docs:
-      yield [(p.correct, p.wrong) for p in doc]
+    if wrong_files:
+      documents = pairs.read_parallel(path, wrong_files[k])
+    else:
+      documents = pairs.read_correct_only(path)
+    for document in documents:
+      yield [(pair.correct, pair.wrong) for pair in document]
 
 
 # --- what masking needs to know about the vocab ---------------------------------------------
 
 def _readings(confusion_dir, keep=None):
-  path = os.path.join(confusion_dir, "char_meta_extra.tsv")
+  path = os.path.join(confusion_dir, formats.CHAR_META_EXTRA)
   out = {}
-  for _, row in read_char_meta_extra(path, ("char", "code", "readings")):
+  for _, row in formats.read_char_meta_extra(path, ("char", "code", "readings")):
     if keep is None or row["char"] in keep:
       out[row["char"]] = set(row["readings"].split())
   return out
 
 
-def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
+def build_vocabulary(vocab, confusion_dir=None, probabilities=None):
   """Vocabulary tables for masking from the vocab, char_meta outputs and mask probabilities."""
   ids = dict(vocab)
   special = set(SPECIAL_TOKENS) | {t for t in vocab if t.startswith("[unused")}
@@ -64,21 +71,23 @@ def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
     readings = _readings(confusion_dir, ids)
     no_readings = set()
     # Replacements make training errors: the error direction, P(wrong | correct).
-    phonetic = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_PHONETIC), ids)
-    for char, cands in phonetic.items():
+    phonetic = formats.read_confusion_sets(
+        os.path.join(confusion_dir, formats.ERROR_TABLE_PHONETIC), ids)
+    for char, candidates in phonetic.items():
       mine = readings.get(char, no_readings)
-      in_vocab = [c for c in cands if c in ids]
+      in_vocab = [c for c in candidates if c in ids]
       same[ids[char]] = [ids[c] for c in in_vocab if readings.get(c, no_readings) & mine]
       similar[ids[char]] = [ids[c] for c in in_vocab if not readings.get(c, no_readings) & mine]
-    visual_sets = read_confusion_sets(os.path.join(confusion_dir, ERROR_TABLE_VISUAL), ids)
-    for char, cands in visual_sets.items():
-      visual[ids[char]] = [ids[c] for c in cands if c in ids]
-  if mask_probability:
-    default = sum(mask_probability.values()) / len(mask_probability)
-    weights = [mask_probability.get(t, default) for t in vocab]
+    visual_sets = formats.read_confusion_sets(
+        os.path.join(confusion_dir, formats.ERROR_TABLE_VISUAL), ids)
+    for char, candidates in visual_sets.items():
+      visual[ids[char]] = [ids[c] for c in candidates if c in ids]
+  if probabilities:
+    default = sum(probabilities.values()) / len(probabilities)
+    weights = [probabilities.get(t, default) for t in vocab]
   else:
     weights = [1.0] * len(vocab)
-  return I.Vocabulary(
+  return instances.Vocabulary(
       cls_id=ids["[CLS]"], sep_id=ids["[SEP]"], mask_id=ids["[MASK]"], size=len(vocab),
       random_ids=[i for t, i in ids.items() if t not in special], mask_weight=weights,
       same_pinyin={k: v for k, v in same.items() if v},
@@ -88,82 +97,122 @@ def build_vocabulary(vocab, confusion_dir=None, mask_probability=None):
 
 # --- one group of documents (runs in a worker) -------------------------------------------
 
-_STATE = {}
+@dataclasses.dataclass(frozen=True)
+class Job:
+  """What every group is made with, from the flags; sent to each worker and each task."""
+  vocab_file: str
+  do_lower_case: bool
+  config: instances.MaskingConfig
+  random_seed: int
+  dupe_factor: int
+  keep_examples: int      # instances a group returns as examples, besides its records
+  one_output: bool        # a single output file: a group's records come back as one blob
+  batch_size: int = instances.BATCH_SIZE  # speed and memory only; records do not depend on it
 
 
-def _init_worker(state):
+@dataclasses.dataclass
+class Tools:
+  """What a process builds once for a job: tokenizer, jieba (whole-word masking), mask tables."""
+  job: Job
+  tokenizer: FullTokenizer
+  jieba: object
+  tables: instances.MaskTables
+
+
+def make_tools(job, vocabulary):
+  """A process's Tools for ``job``; ``vocabulary`` is build_vocabulary's, made once."""
   os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-  _STATE.clear()
-  _STATE.update(state)
-  _STATE["tokenizer"] = FullTokenizer(state["vocab_file"], state["do_lower_case"])
-  if state["config"].whole_word_mask:
+  jieba = None
+  if job.config.whole_word_mask:
     import jieba
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
-    _STATE["jieba"] = jieba
+  return Tools(job=job, tokenizer=FullTokenizer(job.vocab_file, job.do_lower_case), jieba=jieba,
+               tables=instances.MaskTables(job.config, vocabulary))
 
 
-def _tokenize_group(docs, stats):
-  tokenizer = _STATE["tokenizer"]
-  flat = [s for d in docs for s in d]
-  jieba = _STATE.get("jieba")
-  correct_enc = tokenizer.encode([c for c, _ in flat], offsets=bool(jieba))
-  differ = [k for k, (c, w) in enumerate(flat) if c != w]  # the others are tokenized already
-  wrong_enc = [e[0] for e in correct_enc] if jieba else list(correct_enc)
+def _word_index(text, token_starts, jieba):
+  """The jieba word of each token, from the character each token starts at."""
+  word_of_char = [0] * len(text)
+  start = 0
+  for index, word in enumerate(jieba.cut(text)):
+    word_of_char[start:start + len(word)] = [index] * len(word)
+    start += len(word)
+  return [word_of_char[s] if s < len(text) else 0 for s in token_starts]
+
+
+def _tokenize_group(documents, tools, stats):
+  """Documents of (correct, wrong) strings -> documents of instances.Sentence."""
+  tokenizer, jieba = tools.tokenizer, tools.jieba
+  flat = [sentence for document in documents for sentence in document]
+  correct_encoded = tokenizer.encode([correct for correct, _ in flat], offsets=bool(jieba))
+  if jieba:
+    token_starts = [starts for _, starts in correct_encoded]
+    correct_encoded = [ids for ids, _ in correct_encoded]
+  # Only sentences with errors need their wrong side tokenized.
+  wrong_encoded = list(correct_encoded)
+  differ = [k for k, (correct, wrong) in enumerate(flat) if correct != wrong]
   for k, ids in zip(differ, tokenizer.encode([flat[k][1] for k in differ])):
-    wrong_enc[k] = ids
+    wrong_encoded[k] = ids
   unk = tokenizer.vocab["[UNK]"]
   sentences, misaligned, unk_tokens, input_tokens = [], 0, 0, 0
-  for (text, _), correct, wrong in zip(flat, correct_enc, wrong_enc):
-    if jieba:
-      correct, starts = correct
+  for k, ((text, _), correct, wrong) in enumerate(zip(flat, correct_encoded, wrong_encoded)):
     if len(correct) != len(wrong):
       misaligned += 1  # e.g. an error that changed a WordPiece split
       wrong = correct
-    if jieba:  # word index of each token from its character offset
-      word_of_char, start = [0] * len(text), 0
-      for w, word in enumerate(jieba.cut(text)):
-        word_of_char[start:start + len(word)] = [w] * len(word)
-        start += len(word)
-      words = [word_of_char[s] if s < len(text) else 0 for s in starts]
-    else:  # words only group whole-word masking
-      words = []
+    words = _word_index(text, token_starts[k], jieba) if jieba else []
     unk_tokens += correct.count(unk)
     input_tokens += len(correct)
-    sentences.append(I.Sentence(correct, list(wrong), words) if correct else None)
+    sentences.append(instances.Sentence(correct, list(wrong), words) if correct else None)
   stats.update(sentences=len(flat), unk_tokens=unk_tokens, input_tokens=input_tokens)
   if misaligned:
     stats["misaligned_sentences"] += misaligned
   out, k = [], 0
-  for d in docs:  # regroup into documents, dropping sentences with no tokens
-    out.append([s for s in sentences[k:k + len(d)] if s is not None])
-    k += len(d)
+  for document in documents:  # regroup into documents, dropping sentences with no tokens
+    out.append([s for s in sentences[k:k + len(document)] if s is not None])
+    k += len(document)
   return out
 
 
-def process_group(index_and_docs):
-  index, docs = index_and_docs
-  s = _STATE
-  stats = collections.Counter(documents=len(docs))
-  tokenized = _tokenize_group(docs, stats)
-  rng = I.seeded_rng(s["seed"], "group", index)
-  config, keep = s["config"], s["keep_examples"]
-  # create_instances, but each batch of instances is encoded as soon as it is
-  # masked, then the records are shuffled as create_instances shuffles instances.
-  if "tables" not in s:
-    s["tables"] = I.MaskTables(config, s["vocabulary"])
-  records, instances = [], []
-  for batch in I.masked_batches(tokenized, config, s["vocabulary"], rng, s["dupe_factor"], stats,
-                                s["tables"]):
+def process_group(job, tools, index, documents):
+  """One group's records, shuffled as Google shuffles instances, its stats and the
+  first ``job.keep_examples`` instances."""
+  stats = collections.Counter(documents=len(documents))
+  tokenized = _tokenize_group(documents, tools, stats)
+  rng = instances.seeded_rng(job.random_seed, "group", index)
+  config = job.config
+  # Each batch is encoded as soon as it is masked; the records are then
+  # shuffled, the same permutation as shuffling the instances.
+  records, examples = [], []
+  for batch in instances.masked_batches(tokenized, config, tools.tables, rng, job.dupe_factor,
+                                        stats, job.batch_size):
     records += tfrecord.encode_batch(batch, config.max_seq_length, config.max_predictions_per_seq)
-    if keep:
-      instances += [batch.instance(k) for k in range(len(batch))]
+    if job.keep_examples:
+      examples += [batch.instance(k) for k in range(len(batch))]
   order = list(range(len(records)))
-  rng.shuffle(order)  # the same permutation as shuffling the list itself
+  rng.shuffle(order)
   records = [records[k] for k in order]
-  if s.get("shards", 0) == 1:  # one blob pickles and writes faster than many records
+  if job.one_output:  # one blob pickles and writes faster than many records
     records = b"".join(records)
-  return records, stats, [instances[k] for k in order[:keep]]
+  return records, stats, [examples[k] for k in order[:job.keep_examples]]
+
+
+# A pool worker's tools. multiprocessing hands a pool initializer's work to the
+# tasks only through the process, so its tools wait here, with the job they were
+# made for; the settings still come with each task.
+_pool_worker_tools = None
+
+
+def _start_pool_worker(job, vocabulary):
+  global _pool_worker_tools
+  _pool_worker_tools = make_tools(job, vocabulary)
+
+
+def _pool_task(job_and_group):
+  job, (index, documents) = job_and_group
+  if _pool_worker_tools is None or _pool_worker_tools.job != job:
+    raise RuntimeError("this pool worker was started for another job")
+  return process_group(job, _pool_worker_tools, index, documents)
 
 
 def _grouped(documents, size):
@@ -222,14 +271,14 @@ def shard_path(path, shard_index, num_shards):
 def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_probability_file=None,
           confusion_dir=None, config=None, dupe_factor=10, random_seed=12345, do_lower_case=True,
           num_workers=None, chunk_documents=1000, overwrite=False, progress_bar=True,
-          keep_examples=0, num_shards=1, shard_index=0):
+          keep_examples=0, num_shards=1, shard_index=0, batch_size=instances.BATCH_SIZE):
   """Runs the stage. Returns (stats dict, up to ``keep_examples`` first instances).
 
   With ``num_shards`` > 1, makes shard ``shard_index`` only (the groups of
   ``chunk_documents`` whose index is shard_index modulo num_shards), written to
   each output path with ``-0000i-of-0000N`` before its extension.
   """
-  config = config or I.MaskingConfig()
+  config = config or instances.MaskingConfig()
   check_flags(config, dupe_factor, num_workers, chunk_documents, num_shards, shard_index)
   outputs = [shard_path(p.strip(), shard_index, num_shards)
              for p in output_file.split(",") if p.strip()]
@@ -238,15 +287,14 @@ def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_proba
   inputs = expand_inputs(input_file)
   wrongs = expand_inputs(wrong_input_file) if wrong_input_file else None
   FullTokenizer(vocab_file, do_lower_case)  # fails fast on a bad vocab
-  from csc_pretrain.create_tf_record.tokenization import load_vocab
   vocab = load_vocab(vocab_file)
-  probs = mask_probability.load(mask_probability_file) if mask_probability_file else None
-  vocabulary = build_vocabulary(vocab, confusion_dir, probs)
+  probabilities = mask_probability.load(mask_probability_file) if mask_probability_file else None
+  vocabulary = build_vocabulary(vocab, confusion_dir, probabilities)
   if not confusion_dir:
     logging.warning("no --confusion_dir: pinyin and look-alike replacements fall back to random")
-  state = dict(vocab_file=vocab_file, do_lower_case=do_lower_case, config=config,
-               vocabulary=vocabulary, seed=random_seed, dupe_factor=dupe_factor,
-               keep_examples=keep_examples, shards=len(outputs))
+  job = Job(vocab_file=vocab_file, do_lower_case=do_lower_case, config=config,
+            random_seed=random_seed, dupe_factor=dupe_factor, keep_examples=keep_examples,
+            one_output=len(outputs) == 1, batch_size=batch_size)
   workers = num_workers or os.cpu_count() or 1
 
   stats = collections.Counter()
@@ -262,14 +310,15 @@ def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_proba
     writers = [stack.enter_context(atomic_write(p, "wb")) for p in outputs]
     if workers > 1:
       pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
-          workers, initializer=_init_worker, initargs=(state,)))
-      results = _ordered_map(pool, process_group, groups, window=workers + 1)
+          workers, initializer=_start_pool_worker, initargs=(job, vocabulary)))
+      tasks = ((job, group) for group in groups)
+      results = _ordered_map(pool, _pool_task, tasks, window=workers + 1)
     else:
-      _init_worker(state)
-      results = map(process_group, groups)
+      tools = make_tools(job, vocabulary)
+      results = (process_group(job, tools, index, documents) for index, documents in groups)
     written = 0
     for records, group_stats, kept in results:
-      if len(writers) == 1:  # the group's records in one piece
+      if job.one_output:  # the group's records in one piece
         writers[0].write(records)
         written += group_stats["instances"]
       else:
@@ -303,7 +352,7 @@ def _summary(stats, vocab, config, outputs, seed):
       "instances": stats["instances"], "tokens": stats["tokens"],
       "documents": stats["documents"], "sentences": stats["sentences"],
       "masked_positions": total_masked,
-      "masked_by_kind": {k: masked.get(k, 0) for k in ("error",) + I.REPLACE_KINDS},
+      "masked_by_kind": {k: masked.get(k, 0) for k in ("error",) + instances.REPLACE_KINDS},
       "errors_cut": stats["errors_cut"],
       "misaligned_sentences": stats["misaligned_sentences"],
       "unk_rate": round(stats["unk_tokens"] / max(1, stats["input_tokens"]), 6),

@@ -14,9 +14,9 @@ import os
 
 from absl import app, flags
 
-from csc_pretrain.create_tf_record.tokenization import build_vocab
+from csc_pretrain.bert.tokenization import build_vocab
 from csc_pretrain.io_utils import (InputError, atomic_write, check_can_write, check_range,
-                                   expand_inputs, quiet_tensorflow, read_lines, run_cli)
+                                   expand_inputs, is_cjk, quiet_tensorflow, read_lines, run_cli)
 
 FLAGS = flags.FLAGS
 
@@ -32,17 +32,17 @@ def define_flags():
 
 
 def char_meta_counts(char_meta_dir):
-  from csc_pretrain.char_meta.formats import read_char_meta_extra
-  path = os.path.join(char_meta_dir, "char_meta_extra.tsv")
+  from csc_pretrain.char_meta import formats
+  path = os.path.join(char_meta_dir, formats.CHAR_META_EXTRA)
   counts = {}
-  for number, row in read_char_meta_extra(path, ("char", "frequency")):
+  for number, row in formats.read_char_meta_extra(path, ("char", "frequency")):
     try:
       count = int(row["frequency"])
     except ValueError:
       raise InputError(path, number, f"frequency {row['frequency']!r} is not an integer") from None
     if count < 0:
       raise InputError(path, number, f"frequency {count} is negative")
-    if 0x4E00 <= ord(row["char"]) <= 0x9FFF:
+    if is_cjk(row["char"]):
       counts[row["char"]] = count
   return counts
 

@@ -14,8 +14,8 @@ import sys
 
 from absl import app, flags
 
-from csc_pretrain.create_tf_record import tfrecord
-from csc_pretrain.create_tf_record.tokenization import load_vocab
+from csc_pretrain.bert import tfrecord
+from csc_pretrain.bert.tokenization import load_vocab
 from csc_pretrain.io_utils import InputError, check_range, expand_inputs, quiet_tensorflow, run_cli
 
 FLAGS = flags.FLAGS
@@ -44,23 +44,6 @@ def check_flags(max_seq_length, max_predictions_per_seq, show=0):
   check_range("--show", show, low=0)
 
 
-def check_records(paths, max_seq_length, max_predictions_per_seq):
-  """Yields each record parsed to numpy arrays; raises InputError on the first bad one."""
-  import tensorflow as tf
-  spec = tfrecord.feature_spec(max_seq_length, max_predictions_per_seq)
-  for path in paths:
-    for n, record, example in tfrecord.numbered_records(path):
-      names = set(example.features.feature)
-      if names != set(spec):
-        raise InputError(path, n, f"record features {sorted(names)} are not Google's "
-                         f"{sorted(spec)}")
-      try:
-        parsed = tf.io.parse_single_example(record, spec)
-      except tf.errors.InvalidArgumentError as e:
-        raise InputError(path, n, f"record does not fit the schema: {e.message.splitlines()[0]}") from None
-      yield path, n, {k: v.numpy() for k, v in parsed.items()}
-
-
 def render(parsed, inv_vocab):
   """One instance as text: tokens, with [input→label] at masked positions."""
   length = int(parsed["input_mask"].sum())
@@ -83,10 +66,9 @@ def main(argv):
     check_flags(lengths["max_seq_length"], lengths["max_predictions_per_seq"], FLAGS.show)
     inv_vocab = list(load_vocab(FLAGS.vocab_file))
     count = 0
-    for path, n, parsed in check_records(paths, lengths["max_seq_length"],
-                                         lengths["max_predictions_per_seq"]):
-      if max(parsed["input_ids"]) >= len(inv_vocab):
-        raise InputError(path, n, "token id beyond the vocab: another vocab.txt?")
+    for path, n, parsed in tfrecord.check_records(paths, lengths["max_seq_length"],
+                                                  lengths["max_predictions_per_seq"],
+                                                  vocab_size=len(inv_vocab)):
       if count < FLAGS.show:
         print(f"--- {path} record {n}  next_sentence_label={int(parsed['next_sentence_labels'][0])}")
         print(render(parsed, inv_vocab))

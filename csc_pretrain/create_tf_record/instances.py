@@ -11,28 +11,27 @@ into one segment instead (no NSP; the label is written as 0).
 Masking, per instance, within ``max_predictions_per_seq`` and ``masked_lm_prob``:
 
   1. every real error (wrong token != correct token) is predicted, first:
-     input = the wrong token, label = the correct one. Errors beyond the
-     budget are put right in the input and counted as cut;
+     input = the wrong token, label = the correct one. Errors beyond
+     max_predictions_per_seq are put right in the input and counted as cut;
   2. extra positions fill the rest of the budget, drawn without replacement
-     with weight mask_probability[char] (+ a floor), whole jieba words at once
-     with whole-word masking;
+     with weight mask_probability[char] (+ a floor); with whole-word masking a
+     jieba word is one unit, masked whole or not at all;
   3. an extra position's input becomes, by ``replace_proportions``: a same-pinyin
      character, a similar-pinyin one, a look-alike, a random token, [MASK], or
      stays unchanged. Confusion candidates are drawn with weight 1/rank.
 
-Whole-word masking masks one instance at a time (mask_instance, the group's
-random.Random); everything else masks BATCH instances at once with numpy
-(mask_batch, a numpy generator seeded from it): the same rules, other numbers.
+Segments are cut with the group's random.Random, one document after another.
+Masking is done with numpy on many instances at once (mask_batch), but each
+instance draws its own random numbers, from a place in one random stream fixed
+by its index in the group: how instances are batched cannot change the records.
+tests/reference_masking.py is the slow, one-instance-at-a-time statement of
+the same rules.
 """
 
-import bisect
-import collections
 import dataclasses
 import itertools
 import math
-import operator
 import random
-import types
 
 import numpy as np
 
@@ -41,7 +40,12 @@ DEFAULT_PROPORTIONS = {"same_pinyin": 0.30, "similar_pinyin": 0.30, "visual": 0.
                        "random": 0.10, "keep": 0.15, "mask": 0.0}
 WEIGHT_FLOOR = 0.01  # every token keeps some chance to be masked
 KINDS = ("error",) + REPLACE_KINDS  # what happened at a masked position, by code
-BATCH = 2048  # instances mask_batch masks together: part of what a seed gives
+CONFUSION_KINDS = ("same_pinyin", "similar_pinyin", "visual")
+# A character with no candidate of the drawn kind borrows the next kind that has one.
+BORROW = {"same_pinyin": ("same_pinyin", "similar_pinyin", "visual"),
+          "similar_pinyin": ("similar_pinyin", "same_pinyin", "visual"),
+          "visual": ("visual", "same_pinyin", "similar_pinyin")}
+BATCH_SIZE = 2048  # instances masked together: only speed and memory depend on it
 
 
 @dataclasses.dataclass
@@ -102,118 +106,41 @@ class MaskedBatch:
     return len(self.lengths)
 
   def instance(self, k):
-    n, m = int(self.lengths[k]), int(self.n_masked[k])
-    return Instance(self.input_ids[k, :n].tolist(), self.segment_ids[k, :n].tolist(),
-                    self.positions[k, :m].tolist(), self.label_ids[k, :m].tolist(),
-                    bool(self.is_random_next[k]), [KINDS[c] for c in self.kinds[k, :m]])
-
-  @classmethod
-  def from_instances(cls, instances, config):
-    n, width, p = len(instances), config.max_seq_length, config.max_predictions_per_seq
-    out = cls(input_ids=np.zeros((n, width), np.int64), lengths=np.zeros(n, np.int64),
-              segment_ids=np.zeros((n, width), np.int64), positions=np.zeros((n, p), np.int64),
-              label_ids=np.zeros((n, p), np.int64), kinds=np.zeros((n, p), np.int64),
-              n_masked=np.zeros(n, np.int64), is_random_next=np.zeros(n, bool))
-    for k, inst in enumerate(instances):
-      length, m = len(inst.input_ids), len(inst.masked_lm_positions)
-      out.input_ids[k, :length] = inst.input_ids
-      out.segment_ids[k, :length] = inst.segment_ids
-      out.positions[k, :m] = inst.masked_lm_positions
-      out.label_ids[k, :m] = inst.masked_lm_ids
-      out.kinds[k, :m] = [KINDS.index(c) for c in inst.kinds]
-      out.lengths[k], out.n_masked[k], out.is_random_next[k] = length, m, inst.is_random_next
-    return out
+    length = int(self.lengths[k])
+    n_masked = int(self.n_masked[k])
+    return Instance(input_ids=self.input_ids[k, :length].tolist(),
+                    segment_ids=self.segment_ids[k, :length].tolist(),
+                    masked_lm_positions=self.positions[k, :n_masked].tolist(),
+                    masked_lm_ids=self.label_ids[k, :n_masked].tolist(),
+                    is_random_next=bool(self.is_random_next[k]),
+                    kinds=[KINDS[code] for code in self.kinds[k, :n_masked]])
 
 
-# --- segmenting (Google's algorithm, in lockstep) ------------------------------------------
+# --- segmenting (Google's algorithm, on token ranges) ------------------------------------------
 
-def _truncation(la, lb, max_tokens, rng):
-  """How many tokens _truncate_pair cuts: (A front, A back, B front, B back)."""
+def _truncation(length_a, length_b, max_tokens, rng):
+  """Google's truncate_seq_pair as counts: tokens cut from (A front, A back,
+  B front, B back). One token at a time from the longer segment, front or back
+  at random."""
   cuts = [0, 0, 0, 0]
-  if la + lb > max_tokens:
-    rand = rng.random
-    for _ in range(la + lb - max_tokens):  # from the longer one, front or back at random
-      if la > lb:
-        la -= 1
-        cuts[0 if rand() < 0.5 else 1] += 1
-      else:
-        lb -= 1
-        cuts[2 if rand() < 0.5 else 3] += 1
+  draw = rng.random
+  for _ in range(length_a + length_b - max_tokens):
+    if length_a > length_b:
+      length_a -= 1
+      cuts[0 if draw() < 0.5 else 1] += 1
+    else:
+      length_b -= 1
+      cuts[2 if draw() < 0.5 else 3] += 1
   return cuts
 
 
-def _truncate_pair(a, b, max_tokens, rng):
-  """Drops tokens from the longer segment, at its front or back at random."""
-  cuts = _truncation(len(a[0]), len(b[0]), max_tokens, rng)
-  for segment, front, back in ((a, cuts[0], cuts[1]), (b, cuts[2], cuts[3])):
-    if front or back:
-      for stream in segment:
-        stream[:] = stream[front:len(stream) - back]
-
-
-def _concat(sentences):
-  correct, wrong, words = [], [], []
-  offset = 0
-  for s in sentences:
-    correct += s.correct
-    wrong += s.wrong
-    words += [w + offset for w in s.words]
-    offset += (max(s.words) + 1) if s.words else 0
-  return [correct, wrong, words]
-
-
-def segment_document(documents, index, config, rng):
-  """Yields (segment_a, segment_b or None, is_random_next) for one document."""
-  document = documents[index]
-  max_tokens = config.max_seq_length - (2 if config.single_segment else 3)
-  target = max_tokens
-  if rng.random() < config.short_seq_prob:
-    target = rng.randint(2, max_tokens)
-  chunk, length, i = [], 0, 0
-  while i < len(document):
-    chunk.append(document[i])
-    length += len(document[i].correct)
-    if i == len(document) - 1 or length >= target:
-      if chunk:
-        if config.single_segment:
-          a = _concat(chunk)
-          _truncate_pair(a, [[], [], []], max_tokens, rng)
-          yield a, None, False
-        else:
-          a_end = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
-          a = _concat(chunk[:a_end])
-          random_next = len(chunk) == 1 or rng.random() < 0.5
-          if random_next and len(documents) > 1:
-            b_target = target - len(a[0])
-            for _ in range(10):
-              other = rng.randint(0, len(documents) - 1)
-              if other != index:
-                break
-            other_doc = documents[other]
-            start = rng.randint(0, len(other_doc) - 1)
-            picked, got = [], 0
-            for s in other_doc[start:]:
-              picked.append(s)
-              got += len(s.correct)
-              if got >= b_target:
-                break
-            b = _concat(picked)
-            i -= len(chunk) - a_end  # the unused sentences start the next chunk
-          else:
-            random_next = False
-            b = _concat(chunk[a_end:])
-          _truncate_pair(a, b, max_tokens, rng)
-          if a[0] and b[0]:
-            yield a, b, random_next
-      chunk, length = [], 0
-    i += 1
-
-
 def segment_spans(documents, index, config, rng):
-  """segment_document on token ranges: ``documents`` hold (start, length) of each
-  sentence in one token array, a document's sentences one after the other. Yields
-  ((start, stop) of A, (start, stop) of B or None, is_random_next); the same
-  segments for the same draws, without copying tokens."""
+  """Google's create_instances_from_document for documents[index], on token ranges.
+
+  ``documents`` hold the (start, length) of each sentence in one token array, a
+  document's sentences one after the other, so a segment is a (start, stop)
+  range of it. Yields (A range, B range or None, is_random_next).
+  """
   document = documents[index]
   max_tokens = config.max_seq_length - (2 if config.single_segment else 3)
   target = max_tokens
@@ -223,70 +150,68 @@ def segment_spans(documents, index, config, rng):
   while i < len(document):
     length += document[i][1]
     if i == len(document) - 1 or length >= target:
-      size = i + 1 - first
+      sentences = i + 1 - first
       if config.single_segment:
-        a0, a1 = document[first][0], document[i][0] + document[i][1]
-        cut = _truncation(a1 - a0, 0, max_tokens, rng)
-        yield (a0 + cut[0], a1 - cut[1]), None, False
+        a_start = document[first][0]
+        a_stop = document[i][0] + document[i][1]
+        cut = _truncation(a_stop - a_start, 0, max_tokens, rng)
+        yield (a_start + cut[0], a_stop - cut[1]), None, False
       else:
-        a_end = first + (rng.randint(1, size - 1) if size >= 2 else 1)
-        a0, a1 = document[first][0], document[a_end - 1][0] + document[a_end - 1][1]
-        random_next = size == 1 or rng.random() < 0.5
+        a_end = first + (rng.randint(1, sentences - 1) if sentences >= 2 else 1)
+        a_start = document[first][0]
+        a_stop = document[a_end - 1][0] + document[a_end - 1][1]
+        random_next = sentences == 1 or rng.random() < 0.5
         if random_next and len(documents) > 1:
-          b_target = target - (a1 - a0)
+          b_target = target - (a_stop - a_start)
           for _ in range(10):
             other = rng.randint(0, len(documents) - 1)
             if other != index:
               break
-          other_doc = documents[other]
-          start = rng.randint(0, len(other_doc) - 1)
+          other_document = documents[other]
+          start = rng.randint(0, len(other_document) - 1)
           end, got = start, 0
-          for _, n in other_doc[start:]:
+          for _, sentence_length in other_document[start:]:
             end += 1
-            got += n
+            got += sentence_length
             if got >= b_target:
               break
-          b0, b1 = other_doc[start][0], other_doc[end - 1][0] + other_doc[end - 1][1]
+          b_start = other_document[start][0]
+          b_stop = other_document[end - 1][0] + other_document[end - 1][1]
           i = a_end - 1  # the unused sentences start the next chunk
         elif a_end <= i:
           random_next = False
-          b0, b1 = document[a_end][0], document[i][0] + document[i][1]
+          b_start = document[a_end][0]
+          b_stop = document[i][0] + document[i][1]
         else:  # a single sentence and no other document: no B
           random_next = False
-          b0 = b1 = a1
-        cut = _truncation(a1 - a0, b1 - b0, max_tokens, rng)
-        a0, a1, b0, b1 = a0 + cut[0], a1 - cut[1], b0 + cut[2], b1 - cut[3]
-        if a1 > a0 and b1 > b0:
-          yield (a0, a1), (b0, b1), random_next
+          b_start = b_stop = a_stop
+        cut = _truncation(a_stop - a_start, b_stop - b_start, max_tokens, rng)
+        a_start, a_stop = a_start + cut[0], a_stop - cut[1]
+        b_start, b_stop = b_start + cut[2], b_stop - cut[3]
+        if a_stop > a_start and b_stop > b_start:
+          yield (a_start, a_stop), (b_start, b_stop), random_next
       first, length = i + 1, 0
     i += 1
 
 
-# --- masking --------------------------------------------------------------------------------------
+# --- what an extra position's input becomes ----------------------------------------------------
 
-CONFUSION_KINDS = ("same_pinyin", "similar_pinyin", "visual")
-# A character with no candidate of the drawn kind borrows the next kind that has one.
-_BORROW = {"same_pinyin": ("same_pinyin", "similar_pinyin", "visual"),
-           "similar_pinyin": ("similar_pinyin", "same_pinyin", "visual"),
-           "visual": ("visual", "same_pinyin", "similar_pinyin")}
-
-
-class _Draw:
-  """``rng.choices(kinds, weights)[0]`` with the cumulative weights summed once (the
-  same arithmetic as random.choices, so the same draws)."""
+class _KindDraw:
+  """A kind with probability proportional to its weight, for arrays of uniform numbers."""
 
   def __init__(self, weights):
-    self.kinds, self.cum = tuple(weights), list(itertools.accumulate(weights.values()))
-    self.total, self.hi = self.cum[-1] + 0.0, len(self.cum) - 1
+    self.codes = np.asarray([KINDS.index(kind) for kind in weights])
+    self.cumulative = np.cumsum(list(weights.values()), dtype=np.float64)
+    self.total = float(self.cumulative[-1])
     if not 0.0 < self.total < math.inf:
       raise ValueError("replacement proportions must have a positive, finite total")
+    self.last = max(k for k, weight in enumerate(weights.values()) if weight > 0)
 
-  def __call__(self, rng):
-    return self.kinds[bisect.bisect(self.cum, rng.random() * self.total, 0, self.hi)]
-
-  def many(self, uniform):
-    """Indices into ``kinds`` for an array of uniform [0, 1) numbers."""
-    return np.minimum(np.searchsorted(self.cum, uniform * self.total, side="right"), self.hi)
+  def __call__(self, uniform):
+    """Codes into KINDS, one for each uniform [0, 1) number."""
+    picked = np.searchsorted(self.cumulative, uniform * self.total, side="right")
+    # A kind of weight 0 is never picked, even if rounding reaches the total.
+    return self.codes[np.minimum(picked, self.last)]
 
 
 class MaskTables:
@@ -294,185 +219,88 @@ class MaskTables:
 
   The kind is drawn by ``replace_proportions``. A confusion kind gives a
   candidate with weight 1/rank (the closest confusions come most often); a
-  character with none of that kind borrows another kind's, and a token with no
-  candidate at all (digits, punctuation, Latin) draws again among random / keep
-  / mask in their proportions.
+  character with none of that kind borrows another kind's (BORROW), and a token
+  with no candidate at all (digits, punctuation, Latin) draws again among
+  random / keep / mask in their proportions.
   """
 
   def __init__(self, config, vocab):
     self.vocab = vocab
-    self.inv_weight = [1.0 / (w + WEIGHT_FLOOR) for w in vocab.mask_weight]  # key exponents
-    self.draw_kind = _Draw(config.proportions)
-    rest = {k: config.proportions[k] for k in ("random", "keep", "mask")}
-    self.draw_rest = _Draw(rest if sum(rest.values()) > 0 else {"random": 1.0})
-    # kind -> {token: (candidates, kind lent, sum of the 1/rank weights)}, borrowing resolved.
-    totals = {}
+    # Efraimidis-Spirakis keys are uniform ** (1 / weight).
+    self.inverse_weight = 1.0 / (np.asarray(vocab.mask_weight, np.float64) + WEIGHT_FLOOR)
+    self.random_ids = np.asarray(vocab.random_ids, np.int64)
+    self.draw_kind = _KindDraw(config.proportions)
+    rest = {kind: config.proportions[kind] for kind in ("random", "keep", "mask")}
+    self.draw_rest = _KindDraw(rest if sum(rest.values()) > 0 else {"random": 1.0})
+    # Per confusion kind, over token ids, borrowing resolved: how many candidates,
+    # the kind they come from, where they start in one flat array of candidates.
     self.confusions = {}
+    longest = 1
     for kind in CONFUSION_KINDS:
-      table = {}
-      for k in reversed(_BORROW[kind]):  # the first kind with candidates wins
-        for t, c in getattr(vocab, k).items():
-          if c:
-            if len(c) not in totals:
-              totals[len(c)] = sum(1.0 / (r + 1) for r in range(len(c)))
-            table[t] = (c, k, totals[len(c)])
-      self.confusions[kind] = table
-    self.reciprocals = [1.0 / (r + 1) for r in range(max(totals, default=1))]
-    self._arrays = None
+      lent = {}
+      for source in reversed(BORROW[kind]):  # the first kind with candidates wins
+        for token, candidates in getattr(vocab, source).items():
+          if candidates:
+            lent[token] = (candidates, source)
+            longest = max(longest, len(candidates))
+      count = np.zeros(vocab.size, np.int64)
+      source_code = np.zeros(vocab.size, np.int64)
+      for token, (candidates, source) in lent.items():
+        count[token] = len(candidates)
+        source_code[token] = KINDS.index(source)
+      start = np.cumsum(count) - count
+      flat = np.zeros(max(1, int(count.sum())), np.int64)
+      for token, (candidates, _) in lent.items():
+        flat[start[token]:start[token] + len(candidates)] = candidates
+      self.confusions[KINDS.index(kind)] = (count, source_code, start, flat)
+    # harmonic[r] = 1 + 1/2 + ... + 1/(r + 1): cumulative 1/rank weights.
+    self.harmonic = np.cumsum(1.0 / np.arange(1, longest + 1))
 
-  def replace(self, token, rng):
-    """(input id, kind) for one extra position holding ``token``."""
-    kind = self.draw_kind(rng)
-    found = self.confusions[kind].get(token) if kind in self.confusions else None
-    if found:
-      cands, kind, total = found
-      x = rng.random() * total  # subtract rank weights until x is used up
-      for rec, c in zip(self.reciprocals, cands):
-        x -= rec
-        if x <= 0:
-          return c, kind
-      return cands[-1], kind
-    if kind in self.confusions:
-      kind = self.draw_rest(rng)
-    if kind == "random":
-      ids = self.vocab.random_ids
-      return ids[rng.randint(0, len(ids) - 1)], "random"
-    if kind == "mask":
-      return self.vocab.mask_id, "mask"
-    return token, "keep"
+  def replace(self, tokens, kind_uniform, pick_uniform, random_uniform):
+    """(input ids, kind codes into KINDS) for extra positions holding ``tokens``.
 
-  def arrays(self):
-    """The tables as numpy arrays, for replace_batch and mask_batch (made once)."""
-    if self._arrays is None:
-      size, a = self.vocab.size, types.SimpleNamespace()
-      a.inv_weight = np.asarray(self.inv_weight)
-      a.random_ids = np.asarray(self.vocab.random_ids, np.int64)
-      a.kind_code = np.asarray([KINDS.index(k) for k in self.draw_kind.kinds])
-      a.rest_code = np.asarray([KINDS.index(k) for k in self.draw_rest.kinds])
-      a.harmonic = np.cumsum(self.reciprocals)  # cumulative 1/rank weights
-      # Per confusion kind, over token ids: number of candidates, kind lent,
-      # where the candidates start in one flat array.
-      a.confusions = {}
-      for kind, table in self.confusions.items():
-        count, lent = np.zeros(size, np.int64), np.zeros(size, np.int64)
-        for t, (cands, k, _) in table.items():
-          count[t], lent[t] = len(cands), KINDS.index(k)
-        start = np.cumsum(count) - count
-        flat = np.zeros(max(1, int(count.sum())), np.int64)
-        for t, (cands, _, _) in table.items():
-          flat[start[t]:start[t] + len(cands)] = cands
-        a.confusions[KINDS.index(kind)] = (count, lent, start, flat)
-      self._arrays = a
-    return self._arrays
-
-  def replace_batch(self, tokens, rng):
-    """replace for an array of tokens: (input ids, kind codes into KINDS), the
-    numbers from the numpy generator ``rng``."""
-    a = self.arrays()
-    drawn = a.kind_code[self.draw_kind.many(rng.random(len(tokens)))]
-    ids, kinds = tokens.copy(), drawn.copy()
-    for code, (count, lent, start, flat) in a.confusions.items():
+    Each position uses its own three uniform numbers: one draws the kind, one
+    the confusion candidate (or, with none, the kind drawn again), one the
+    random token.
+    """
+    drawn = self.draw_kind(kind_uniform)
+    ids = tokens.copy()
+    kinds = drawn.copy()
+    for code, (count, source_code, start, flat) in self.confusions.items():
       at = np.flatnonzero(drawn == code)
-      n = count[tokens[at]]
-      has, none = at[n > 0], at[n == 0]
-      n = n[n > 0]
-      # The first rank whose cumulative weight reaches x, as replace subtracts.
-      x = rng.random(len(has)) * a.harmonic[n - 1]
-      rank = np.minimum(np.searchsorted(a.harmonic, x), n - 1)
+      n_candidates = count[tokens[at]]
+      has = at[n_candidates > 0]
+      n_candidates = n_candidates[n_candidates > 0]
+      # The first rank whose cumulative 1/rank weight reaches x.
+      x = pick_uniform[has] * self.harmonic[n_candidates - 1]
+      rank = np.minimum(np.searchsorted(self.harmonic, x), n_candidates - 1)
       ids[has] = flat[start[tokens[has]] + rank]
-      kinds[has] = lent[tokens[has]]
-      kinds[none] = a.rest_code[self.draw_rest.many(rng.random(len(none)))]
+      kinds[has] = source_code[tokens[has]]
+      none = at[count[tokens[at]] == 0]
+      kinds[none] = self.draw_rest(pick_uniform[none])
     at = np.flatnonzero(kinds == KINDS.index("random"))
-    ids[at] = a.random_ids[rng.integers(0, len(a.random_ids), len(at))]
+    picked = (random_uniform[at] * len(self.random_ids)).astype(np.int64)
+    ids[at] = self.random_ids[np.minimum(picked, len(self.random_ids) - 1)]
     ids[kinds == KINDS.index("mask")] = self.vocab.mask_id
     return ids, kinds
 
 
-_STAT_KEYS = {k: "masked_" + k for k in KINDS}
+# --- masking -------------------------------------------------------------------------------------
+
+def uniforms_per_instance(config):
+  """Random numbers one instance uses: a key per position (error cut, extra
+  positions), then three per prediction slot (replace)."""
+  return config.max_seq_length + 3 * config.max_predictions_per_seq
 
 
-def _extra_units(words, masked, config, a, b):
-  """Units that may become extra positions, in position order, and their tokens:
-  lists of positions of one word with whole-word masking (tokens None), else
-  single positions."""
-  if config.whole_word_mask:
-    units = collections.defaultdict(list)
-    for i, w in enumerate(words):
-      if w >= 0 and i not in masked:
-        units[w].append(i)
-    return list(units.values()), None
-  # Each token but [CLS] and [SEP] and the errors, without looking at each.
-  la = len(a[0])
-  units = list(range(1, la + 1))
-  tokens = list(a[0])
-  if b is not None:
-    units += range(la + 2, la + 2 + len(b[0]))
-    tokens += b[0]
-  for i in sorted(masked, reverse=True):
-    del units[i - 1 if i <= la else i - 2]
-    del tokens[i - 1 if i <= la else i - 2]
-  return units, tokens
-
-
-def mask_instance(a, b, is_random_next, config, vocab, rng, stats, tables=None):
-  """Builds one Instance from segment streams (correct, wrong, words)."""
-  tables = tables or MaskTables(config, vocab)
-  wwm = config.whole_word_mask
-  correct = [vocab.cls_id] + a[0] + [vocab.sep_id]
-  inputs = [vocab.cls_id] + a[1] + [vocab.sep_id]
-  words = [-1] + a[2] + [-1]
-  segment_ids = [0] * len(correct)
-  if b is not None:
-    correct += b[0] + [vocab.sep_id]
-    inputs += b[1] + [vocab.sep_id]
-    if wwm:  # B's words numbered after A's
-      shift = max(a[2], default=-1) + 1
-      words += [w + shift for w in b[2]] + [-1]
-    segment_ids += [1] * (len(b[0]) + 1)
-
-  budget = min(config.max_predictions_per_seq, max(1, int(round(len(correct) * config.masked_lm_prob))))
-  errors = [] if inputs == correct else list(
-      itertools.compress(itertools.count(), map(operator.ne, inputs, correct)))
-  if len(errors) > config.max_predictions_per_seq:
-    kept = set(rng.sample(errors, config.max_predictions_per_seq))
-    for i in errors:
-      if i not in kept:
-        inputs[i] = correct[i]  # put right what cannot be predicted
-    stats["errors_cut"] += len(errors) - len(kept)
-    errors = sorted(kept)
-  masked = dict.fromkeys(errors, "error")
-
-  # Extra positions, whole words together when asked, weighted by mask probability:
-  # key random() ** (1 / weight), largest keys first (Efraimidis-Spirakis).
-  room = budget - len(masked)
-  if room > 0:
-    units, tokens = _extra_units(words, masked, config, a, b)
-    rand, inv = rng.random, tables.inv_weight
-    if wwm:
-      keys = [rand() ** min(inv[correct[i]] for i in unit) for unit in units]
-    else:
-      keys = [rand() ** inv[t] for t in tokens]
-    order = sorted(range(len(units)), key=keys.__getitem__, reverse=True)  # stable
-    if wwm:
-      chosen = []
-      for u in order:
-        if room <= 0:
-          break
-        if len(units[u]) <= room:
-          chosen += units[u]
-          room -= len(units[u])
-    else:
-      chosen = [units[u] for u in order[:room]]
-    for i in chosen:
-      inputs[i], masked[i] = tables.replace(correct[i], rng)
-
-  positions = sorted(masked)
-  kinds = [masked[i] for i in positions]
-  stats.update(map(_STAT_KEYS.__getitem__, kinds))
-  stats["instances"] += 1
-  stats["tokens"] += len(correct)
-  return Instance(inputs, segment_ids, positions, [correct[i] for i in positions],
-                  is_random_next, kinds)
+def instance_uniforms(key, first, count, config):
+  """Uniform [0, 1) numbers of instances first .. first + count - 1 of a group:
+  instance k always gets the same row, numbers k * width .. (k + 1) * width - 1
+  of the PCG64DXSM stream of ``key`` (advance jumps there in O(log k) steps),
+  however the instances are batched."""
+  width = uniforms_per_instance(config)
+  bits = np.random.PCG64DXSM(key).advance(first * width)
+  return np.random.Generator(bits).random((count, width))
 
 
 def _row_slots(counts):
@@ -480,67 +308,121 @@ def _row_slots(counts):
   return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
-def mask_batch(spans, correct, wrong, config, vocab, rng, stats, tables=None):
-  """mask_instance for many instances at once, with numpy and its generator ``rng``.
+def mask_batch(spans, tokens, config, tables, uniforms, stats):
+  """Masks a batch of instances at once.
 
-  ``spans`` are segment_spans' (A, B or None, is_random_next), ranges of the
-  token arrays ``correct`` and ``wrong``. Each row is [CLS] A [SEP] (B [SEP]).
+  ``spans`` are segment_spans' (A range, B range or None, is_random_next) into
+  ``tokens``' arrays (correct, wrong, words); ``uniforms`` has a row of
+  instance_uniforms for each. Each row is [CLS] A [SEP] (B [SEP]).
   """
-  tables = tables or MaskTables(config, vocab)
-  n, width, p = len(spans), config.max_seq_length, config.max_predictions_per_seq
-  a0, a1, b0, b1, random_next = np.array(
-      [a + (b if b is not None else (0, -1)) + (r,) for a, b, r in spans], np.int64).T
-  len_a, len_b = a1 - a0, np.maximum(b1 - b0, 0)
-  lengths = len_a + 2 + np.where(b1 >= 0, len_b + 1, 0)
+  n = len(spans)
+  width = config.max_seq_length
+  p = config.max_predictions_per_seq
+  ranges = np.array([a + (b or (0, 0)) + (random_next,) for a, b, random_next in spans], np.int64)
+  a_start, a_stop, b_start, b_stop, random_next = ranges.T
+  length_a = a_stop - a_start
+  length_b = b_stop - b_start
+  lengths = length_a + 2 if config.single_segment else length_a + length_b + 3
   if lengths.max() > width:
     raise ValueError(f"instance of {lengths.max()} tokens > max_seq_length {width}")
-  col = np.arange(width)
-  in_a = (col >= 1) & (col <= len_a[:, None])
-  in_b = (col >= len_a[:, None] + 2) & (col < (len_a + 2 + len_b)[:, None])
+  column = np.arange(width)
+  in_a = (column >= 1) & (column <= length_a[:, None])
+  in_b = (column >= length_a[:, None] + 2) & (column < (length_a + 2 + length_b)[:, None])
   text = in_a | in_b
-  at = np.where(in_a, a0[:, None] + col - 1, b0[:, None] + col - len_a[:, None] - 2)
-  at = np.where(text, at, 0)  # where each token comes from in correct / wrong
-  labels = np.where(text, correct[at], 0)
-  inputs = np.where(text, wrong[at], 0)
-  labels[:, 0] = inputs[:, 0] = vocab.cls_id
-  seps = (col == len_a[:, None] + 1) | (col == lengths[:, None] - 1)
-  labels[seps] = inputs[seps] = vocab.sep_id
-  segment_ids = ((col >= len_a[:, None] + 2) & (col < lengths[:, None])).astype(np.int8)
+  # Where each position's token sits in the token arrays (0 off the text).
+  source = np.where(in_a, a_start[:, None] + column - 1,
+                    b_start[:, None] + column - length_a[:, None] - 2)
+  source = np.where(text, source, 0)
+  labels = np.where(text, tokens.correct[source], 0)
+  inputs = np.where(text, tokens.wrong[source], 0)
+  labels[:, 0] = inputs[:, 0] = tables.vocab.cls_id
+  seps = (column == length_a[:, None] + 1) | (column == lengths[:, None] - 1)
+  labels[seps] = inputs[seps] = tables.vocab.sep_id
+  segment_ids = ((column >= length_a[:, None] + 2) & (column < lengths[:, None])).astype(np.int8)
+  position_uniform = uniforms[:, :width]
+  kind_uniform = uniforms[:, width:width + p]
+  pick_uniform = uniforms[:, width + p:width + 2 * p]
+  random_uniform = uniforms[:, width + 2 * p:width + 3 * p]
 
-  # 1. Every error is predicted; beyond the budget a random max_predictions_per_seq
-  # of them, and the others are put right.
+  # 1. Every error is predicted; beyond max_predictions_per_seq, the p errors
+  # with the largest uniform numbers, and the others are put right.
   errors = inputs != labels
   n_errors = errors.sum(axis=1)
-  for k in np.flatnonzero(n_errors > p):
-    cut = rng.choice(np.flatnonzero(errors[k]), n_errors[k] - p, replace=False)
-    inputs[k, cut] = labels[k, cut]
-    errors[k, cut] = False
-    stats["errors_cut"] += len(cut)
-  room = (np.minimum(p, np.maximum(1, np.round(lengths * config.masked_lm_prob).astype(np.int64)))
-          - np.minimum(n_errors, p))
+  over = np.flatnonzero(n_errors > p)
+  if len(over):
+    error_keys = np.where(errors[over], position_uniform[over], -1.0)
+    rank = np.argsort(np.argsort(-error_keys, axis=1, kind="stable"), axis=1)
+    cut = errors[over] & (rank >= p)
+    rows, columns = np.nonzero(cut)
+    inputs[over[rows], columns] = labels[over[rows], columns]
+    errors[over[rows], columns] = False
+    stats["errors_cut"] += len(rows)
+  budget = np.minimum(p, np.maximum(1, np.round(lengths * config.masked_lm_prob).astype(np.int64)))
+  room = budget - np.minimum(n_errors, p)
 
-  # 2. Extra positions fill the budget: the largest keys random() ** (1 / weight).
-  arrays = tables.arrays()
-  keys = np.where(text & ~errors, rng.random((n, width)) ** arrays.inv_weight[labels], -1.0)
-  top = min(p, width)
-  best = np.argpartition(keys, width - top, axis=1)[:, width - top:]
+  # 2. Extra positions fill the room: units (a token, or a whole word's tokens
+  # that are not errors) by the largest keys uniform ** (1 / weight), Efraimidis-
+  # Spirakis sampling without replacement; a word weighs as its heaviest token.
+  # A unit is named by its first column and uses that column's uniform number.
+  eligible = text & ~errors
+  if config.whole_word_mask:
+    words = np.where(text, tokens.words[source], -1)
+    starts = np.ones((n, width), bool)
+    starts[:, 1:] = words[:, 1:] != words[:, :-1]
+    first = np.flatnonzero(starts)  # each word's first column, in the flattened [n, width]
+    inverse_weight = np.where(eligible, tables.inverse_weight[labels], np.inf)
+    unit_size = np.zeros((n, width), np.int64)
+    unit_size.flat[first] = np.add.reduceat(eligible.ravel(), first)
+    unit_inverse_weight = np.full((n, width), np.inf)
+    unit_inverse_weight.flat[first] = np.minimum.reduceat(inverse_weight.ravel(), first)
+    keys = np.where(unit_size > 0, position_uniform ** unit_inverse_weight, -1.0)
+    best = np.broadcast_to(column, (n, width))  # every word, as the greedy pass may skip some
+  else:
+    keys = np.where(eligible, position_uniform ** tables.inverse_weight[labels], -1.0)
+    best = np.argpartition(keys, width - p, axis=1)[:, width - p:]  # the room is at most p
+  order = np.argsort(-np.take_along_axis(keys, best, axis=1), axis=1, kind="stable")
+  best = np.take_along_axis(best, order, axis=1)  # units, best key first
   best_keys = np.take_along_axis(keys, best, axis=1)
-  order = np.argsort(-best_keys, axis=1)
-  best, best_keys = np.take_along_axis(best, order, 1), np.take_along_axis(best_keys, order, 1)
-  chosen = (np.arange(top) < room[:, None]) & (best_keys >= 0)
-  rows, cols = np.nonzero(chosen)[0], best[chosen]
+  if config.whole_word_mask:
+    # Greedy, as Google's: a word that does not fit in the room left is skipped.
+    best_size = np.where(best_keys >= 0, np.take_along_axis(unit_size, best, axis=1), width + 1)
+    taken = np.zeros(best.shape, bool)
+    left = room.copy()
+    for j in range(width):
+      if left.max() <= 0:
+        break
+      taken[:, j] = best_size[:, j] <= left
+      left -= np.where(taken[:, j], best_size[:, j], 0)
+    rows, ranks = np.nonzero(taken)
+    # A word's first column -> all its eligible columns.
+    unit_taken = np.zeros((n, width), bool)
+    unit_taken[rows, best[rows, ranks]] = True
+    unit_of = np.maximum.accumulate(np.where(starts, column, 0), axis=1)
+    rows, columns = np.nonzero(eligible & np.take_along_axis(unit_taken, unit_of, axis=1))
+    slots = _row_slots(np.bincount(rows, minlength=n))
+  else:  # units of one token: the first ``room`` of them
+    taken = (np.arange(p) < room[:, None]) & (best_keys >= 0)
+    rows, slots = np.nonzero(taken)
+    columns = best[rows, slots]
 
-  # 3. What their inputs become; then each row's masked positions in order.
+  # 3. What the extra positions' inputs become; each takes the uniform numbers
+  # of its slot (its index among its row's extra positions).
   kind = np.where(errors, KINDS.index("error"), -1).astype(np.int8)
-  inputs[rows, cols], kind[rows, cols] = tables.replace_batch(labels[rows, cols], rng)
+  inputs[rows, columns], kind[rows, columns] = tables.replace(
+      labels[rows, columns], kind_uniform[rows, slots], pick_uniform[rows, slots],
+      random_uniform[rows, slots])
+
+  # Each row's masked positions in order.
   masked = kind >= 0
   n_masked = masked.sum(axis=1)
-  rows, cols = np.nonzero(masked)
+  rows, columns = np.nonzero(masked)
   slots = _row_slots(n_masked)
-  positions, label_ids, kinds = (np.zeros((n, p), np.int64) for _ in range(3))
-  positions[rows, slots] = cols
-  label_ids[rows, slots] = labels[rows, cols]
-  kinds[rows, slots] = kind[rows, cols]
+  positions = np.zeros((n, p), np.int64)
+  label_ids = np.zeros((n, p), np.int64)
+  kinds = np.zeros((n, p), np.int64)
+  positions[rows, slots] = columns
+  label_ids[rows, slots] = labels[rows, columns]
+  kinds[rows, slots] = kind[rows, columns]
   for code, count in enumerate(np.bincount(kind[masked], minlength=len(KINDS)).tolist()):
     if count:
       stats["masked_" + KINDS[code]] += count
@@ -552,57 +434,56 @@ def mask_batch(spans, correct, wrong, config, vocab, rng, stats, tables=None):
 
 # --- a group of documents -------------------------------------------------------------------------
 
-def _shuffled(documents, rng):
-  documents = [d for d in documents if d]
-  rng.shuffle(documents)
-  return documents
+@dataclasses.dataclass
+class TokenArrays:
+  """A group's sentences end to end: segments are ranges of these arrays."""
+  correct: np.ndarray
+  wrong: np.ndarray
+  words: np.ndarray  # word id of each token, distinct across sentences (whole-word masking)
+  documents: list    # per document, (start, length) of each sentence
 
 
-def iter_segments(documents, config, rng, dupe_factor):
-  """A group's segment pairs: documents shuffled, ``dupe_factor`` passes, Google style."""
-  documents = _shuffled(documents, rng)
-  for _ in range(dupe_factor):
-    for index in range(len(documents)):
-      yield from segment_document(documents, index, config, rng)
-
-
-def masked_batches(documents, config, vocab, rng, dupe_factor, stats, tables=None):
-  """A group's instances, before the final shuffle, as MaskedBatches.
-
-  With whole-word masking each segment pair is masked as it is cut, by
-  mask_instance with ``rng``. Without, the group's tokens go into two arrays,
-  BATCH segment pairs at a time are cut as ranges of them with ``rng`` and masked
-  together by mask_batch, with a numpy generator seeded from ``rng``.
-  """
-  tables = tables or MaskTables(config, vocab)
-  if config.whole_word_mask:
-    segments = iter_segments(documents, config, rng, dupe_factor)
-    while chunk := [mask_instance(a, b, random_next, config, vocab, rng, stats, tables)
-                    for a, b, random_next in itertools.islice(segments, BATCH)]:
-      yield MaskedBatch.from_instances(chunk, config)
-    return
-  documents = _shuffled(documents, rng)
-  sentences = [s for d in documents for s in d]
+def token_arrays(documents, whole_word_mask):
+  """A group's documents of Sentences as TokenArrays."""
+  sentences = [s for document in documents for s in document]
+  lengths = [len(s.correct) for s in sentences]
   correct = np.fromiter(itertools.chain.from_iterable(s.correct for s in sentences), np.int32)
   wrong = np.fromiter(itertools.chain.from_iterable(s.wrong for s in sentences), np.int32)
-  lengths = [len(s.correct) for s in sentences]
+  words = np.zeros(0, np.int64)
+  if whole_word_mask:  # a sentence's words are numbered after the previous sentence's
+    words = np.fromiter(itertools.chain.from_iterable(s.words for s in sentences), np.int64)
+    word_counts = [max(s.words) + 1 for s in sentences]
+    words += np.repeat(np.cumsum(word_counts) - word_counts, lengths)
   starts = iter(itertools.accumulate(lengths, initial=0))
-  ranges = [[(next(starts), len(s.correct)) for s in d] for d in documents]
-  spans = (span for _ in range(dupe_factor) for index in range(len(ranges))
-           for span in segment_spans(ranges, index, config, rng))
-  numpy_rng = None
-  while chunk := list(itertools.islice(spans, BATCH)):
-    if numpy_rng is None:
-      numpy_rng = np.random.default_rng(rng.getrandbits(128))
-    yield mask_batch(chunk, correct, wrong, config, vocab, numpy_rng, stats, tables)
+  ranges = [[(next(starts), len(s.correct)) for s in document] for document in documents]
+  return TokenArrays(correct, wrong, words, ranges)
 
 
-def create_instances(documents, config, vocab, rng, dupe_factor, stats):
-  """All instances of a group of documents, shuffled, Google style."""
-  out = [batch.instance(k) for batch in masked_batches(
-      documents, config, vocab, rng, dupe_factor, stats) for k in range(len(batch))]
-  rng.shuffle(out)
-  return out
+def iter_spans(documents, config, rng, dupe_factor):
+  """Google's order: ``dupe_factor`` passes over the documents, each document's
+  segments in turn, all with ``rng``."""
+  for _ in range(dupe_factor):
+    for index in range(len(documents)):
+      yield from segment_spans(documents, index, config, rng)
+
+
+def masked_batches(documents, config, tables, rng, dupe_factor, stats, batch_size=BATCH_SIZE):
+  """A group's instances, before the final shuffle, as MaskedBatches.
+
+  ``rng`` (a random.Random) gives the masking key, shuffles the documents and
+  cuts the segments; then ``batch_size`` segment pairs at a time are masked
+  together. Only speed and memory depend on ``batch_size``.
+  """
+  key = rng.getrandbits(128)
+  documents = [d for d in documents if d]
+  rng.shuffle(documents)
+  tokens = token_arrays(documents, config.whole_word_mask)
+  spans = iter_spans(tokens.documents, config, rng, dupe_factor)
+  done = 0  # instances masked so far
+  while chunk := list(itertools.islice(spans, batch_size)):
+    uniforms = instance_uniforms(key, done, len(chunk), config)
+    yield mask_batch(chunk, tokens, config, tables, uniforms, stats)
+    done += len(chunk)
 
 
 def parse_proportions(spec):

@@ -32,13 +32,6 @@ def define_flags():
   flags.mark_flag_as_required("output")
 
 
-def _side_file(flag_value, prefix, name):
-  path = flag_value or os.path.join(os.path.dirname(prefix), name)
-  if not os.path.exists(path):
-    raise InputError(path, 0, f"no such file (pass --{'bert_config_file' if name.endswith('json') else 'vocab_file'})")
-  return path
-
-
 def main(argv):
   del argv
 
@@ -47,9 +40,9 @@ def main(argv):
     if FLAGS.include_nsp and FLAGS.format != "hf":
       raise InputError("--include_nsp", 0, "applies to --format hf only")
     from csc_pretrain.export import hf, savedmodel
-    from csc_pretrain.run_pretraining import checkpoint, modeling
+    from csc_pretrain.bert import checkpoint, modeling
     prefix = checkpoint.resolve(FLAGS.checkpoint)
-    config_path = _side_file(FLAGS.bert_config_file, prefix, "bert_config.json")
+    config_path = checkpoint.side_file(prefix, "bert_config.json", FLAGS.bert_config_file)
     bert_config = modeling.BertConfig.from_json_file(config_path)
     if FLAGS.format == "savedmodel" and FLAGS.top_k > bert_config.vocab_size:
       raise InputError("--top_k", 0, f"{FLAGS.top_k} is more than vocab_size "
@@ -60,8 +53,8 @@ def main(argv):
       raise InputError(FLAGS.output, 0, "exists and is not empty; refusing to overwrite "
                        "(pass --overwrite)")
     if FLAGS.format == "hf":
-      from csc_pretrain.create_tf_record.tokenization import load_vocab
-      vocab = _side_file(FLAGS.vocab_file, prefix, "vocab.txt")
+      from csc_pretrain.bert.tokenization import load_vocab
+      vocab = checkpoint.side_file(prefix, "vocab.txt", FLAGS.vocab_file)
       size = len(load_vocab(vocab))  # empty, duplicate or missing special tokens: file:line
       if size != bert_config.vocab_size:
         raise InputError(vocab, 0, f"{size} tokens but vocab_size {bert_config.vocab_size} in "

@@ -16,7 +16,7 @@ import tempfile
 
 import tensorflow as tf
 
-from csc_pretrain.run_pretraining import modeling
+from csc_pretrain.bert import modeling
 
 
 class _Serving(tf.Module):
@@ -70,7 +70,7 @@ def export(model, output_dir, output="topk", top_k=5):
 
 def load_model(prefix, bert_config):
   """Our BertPretrainer with the checkpoint's weights (optimizer slots ignored)."""
-  from csc_pretrain.run_pretraining import checkpoint
+  from csc_pretrain.bert import checkpoint
   model = modeling.BertPretrainer(bert_config, seed=0)
   checkpoint.restore(prefix, model.variables_by_name)
   return model

@@ -1,36 +1,8 @@
-"""tf.data input from Google-schema TFRecords, with the shapes checked before training."""
+"""tf.data input from Google-schema TFRecords (bert.tfrecord checks them before training)."""
 
 import tensorflow as tf
 
-from csc_pretrain.create_tf_record import tfrecord
-from csc_pretrain.io_utils import InputError
-
 SHUFFLE_SEED = 12345
-
-
-def check_records(paths, max_seq_length, max_predictions_per_seq, vocab_size, sample=100):
-  """Fails with file and record number if the first records do not fit the flags."""
-  want = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
-          None: 1}
-  for path in paths:
-    for n, _, example in tfrecord.numbered_records(path):
-      if n > sample:
-        break
-      features = example.features.feature
-      for name, dtype, key in tfrecord.SCHEMA:
-        if name not in features:
-          raise InputError(path, n, f"record {n} has no feature {name!r}: not Google's schema")
-        values = (features[name].int64_list.value if dtype == "int64"
-                  else features[name].float_list.value)
-        if len(values) != want[key]:
-          flag = f"--{key}" if key else "the schema"
-          raise InputError(path, n, f"record {n} has {name} of length {len(values)} but "
-                           f"{flag} is {want[key]}: make the records and train with the same "
-                           "lengths")
-      top = max(features["input_ids"].int64_list.value)
-      if top >= vocab_size:
-        raise InputError(path, n, f"record {n} has token id {top} >= vocab_size {vocab_size} "
-                         "in the BERT config: records made with another vocab?")
 
 
 def make_dataset(paths, spec, batch_size, accumulation_steps=1, training=True, skip_records=0,

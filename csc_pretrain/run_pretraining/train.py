@@ -20,9 +20,9 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from csc_pretrain.create_tf_record import tfrecord
+from csc_pretrain.bert import checkpoint, modeling, tfrecord
 from csc_pretrain.io_utils import InputError, atomic_write, check_range, expand_inputs
-from csc_pretrain.run_pretraining import checkpoint, data, modeling, optimization
+from csc_pretrain.run_pretraining import data, optimization
 
 SUM = tf.distribute.ReduceOp.SUM
 REPLICATED = tf.VariableAggregation.ONLY_FIRST_REPLICA
@@ -395,15 +395,17 @@ def _check_inputs(cfg, bert_config, train_paths):
     raise InputError(cfg.bert_config_file, 0, f"max_position_embeddings "
                      f"{bert_config.max_position_embeddings} < --max_seq_length {cfg.max_seq_length}")
   if cfg.vocab_file:
-    from csc_pretrain.create_tf_record.tokenization import load_vocab
+    from csc_pretrain.bert.tokenization import load_vocab
     size = len(load_vocab(cfg.vocab_file))  # missing, empty or duplicate tokens: file:line
     if size != bert_config.vocab_size:
       raise InputError(cfg.vocab_file, 0, f"{size} tokens but vocab_size {bert_config.vocab_size} "
                        f"in {cfg.bert_config_file}")
   eval_paths = expand_inputs(cfg.eval_input_file) if cfg.eval_input_file else train_paths
   for paths in (train_paths, eval_paths):
-    data.check_records(paths, cfg.max_seq_length, cfg.max_predictions_per_seq,
-                       bert_config.vocab_size)
+    # The first records of each file only: a bad one further in is named when it is read.
+    for _ in tfrecord.check_records(paths, cfg.max_seq_length, cfg.max_predictions_per_seq,
+                                    bert_config.vocab_size, limit=100):
+      pass
   return train_paths, eval_paths
 
 
@@ -510,7 +512,7 @@ def _records_named_on_data_loss(paths):
   try:
     yield
   except tf.errors.DataLossError as e:
-    from csc_pretrain.create_tf_record.tfrecord import numbered_records
+    from csc_pretrain.bert.tfrecord import numbered_records
     for path in paths:
       for _ in numbered_records(path):
         pass

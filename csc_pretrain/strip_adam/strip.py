@@ -15,11 +15,9 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+from csc_pretrain.bert import checkpoint
 from csc_pretrain.io_utils import InputError, atomic_write
-from csc_pretrain.run_pretraining import checkpoint
 from csc_pretrain.strip_adam import DEFAULT_REMOVE
-
-SIDE_FILES = ("bert_config.json", "vocab.txt")
 
 
 def checkpoint_size(prefix):
@@ -74,7 +72,7 @@ def strip(input_path, output_prefix=None, remove=DEFAULT_REMOVE, keep_global_ste
   else:
     _save_plain(out_dir, out_base, tensors, basename, step)
     src_dir = os.path.dirname(os.path.abspath(prefix))
-    for side in SIDE_FILES:
+    for side in checkpoint.SIDE_FILES:
       src = os.path.join(src_dir, side)
       if os.path.exists(src) and src_dir != out_dir:
         with open(src, "rb") as f, atomic_write(os.path.join(out_dir, side), "wb") as out:

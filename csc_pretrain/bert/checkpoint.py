@@ -17,6 +17,8 @@ import tensorflow as tf
 from csc_pretrain.io_utils import InputError, set_default_mode
 
 STATE_FILE = "checkpoint"
+# Files that travel with a checkpoint, and the flag that names each elsewhere.
+SIDE_FILES = {"bert_config.json": "--bert_config_file", "vocab.txt": "--vocab_file"}
 
 
 def resolve(path):
@@ -29,6 +31,15 @@ def resolve(path):
   path = re.sub(r"\.(index|meta|data-\d+-of-\d+)$", "", path)
   if not os.path.exists(path + ".index"):
     raise InputError(path, 0, "not a checkpoint: no .index file for this prefix")
+  return path
+
+
+def side_file(prefix, name, given=None):
+  """``given`` (a flag's value) if set, else the side file ``name`` next to ``prefix``;
+  InputError when it does not exist."""
+  path = given or os.path.join(os.path.dirname(prefix), name)
+  if not os.path.exists(path):
+    raise InputError(path, 0, f"no such file (pass {SIDE_FILES[name]})")
   return path
 
 

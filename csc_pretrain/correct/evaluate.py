@@ -1,13 +1,15 @@
 r"""Evaluate spelling correction with a checkpoint; optionally before/after side by side.
 
-  python -m csc_pretrain.evaluate --checkpoint out/pretrain_tiny/stripped \
+  python -m csc_pretrain.correct evaluate --checkpoint out/pretrain_tiny/stripped \
       --test_file create_data/sample/heldout.tsv --confusion_dir char_meta
-  python -m csc_pretrain.evaluate --checkpoint NEW --baseline_checkpoint START --test_file ...
-  python -m csc_pretrain.evaluate --checkpoint ... --test_file input.txt --sighan_truth_file \
-      truth.txt --result_file result.txt
-  python -m csc_pretrain.evaluate --checkpoint ... --test_file a.tsv,b.json --clean_file clean.txt
-  python -m csc_pretrain.evaluate --checkpoint ... --thresholds thresholds.json --decoder fitted \
-      --protect protect.txt --lexicon lexicon.txt [--second_pass] --test_file ...
+  python -m csc_pretrain.correct evaluate --checkpoint NEW --baseline_checkpoint START \
+      --test_file ...
+  python -m csc_pretrain.correct evaluate --checkpoint ... --test_file input.txt \
+      --sighan_truth_file truth.txt --result_file result.txt
+  python -m csc_pretrain.correct evaluate --checkpoint ... --test_file a.tsv,b.json \
+      --clean_file clean.txt
+  python -m csc_pretrain.correct evaluate --checkpoint ... --thresholds thresholds.json \
+      --decoder fitted --protect protect.txt --lexicon lexicon.txt [--second_pass] --test_file ...
 
 Test files may be in any layout csc_pretrain.pair_formats reads (auto-detected,
 --format forces one). Prints sentence-level detection/correction P/R/F1 under
@@ -35,41 +37,29 @@ import dataclasses
 import json
 import os
 import time
-
-from absl import app, flags
+from typing import Optional
 
 from csc_pretrain import pair_formats
-from csc_pretrain.correct.cli import (constraints_from_flags, define_common_flags,
-                                      thresholds_from_flags)
 from csc_pretrain.correct import metrics
-from csc_pretrain.io_utils import InputError, atomic_write, quiet_tensorflow, run_cli
+from csc_pretrain.correct.config import (CorrectorConfig, load_constraints, load_thresholds,
+                                         make_corrector)
+from csc_pretrain.io_utils import InputError, atomic_write
 
-FLAGS = flags.FLAGS
 
-
-def define_flags():
-  define_common_flags()
-  flags.DEFINE_string("test_file", None, "Test pairs, comma-separated for several (one report "
-                      "row each plus the total); any layout of --format. With "
-                      "--sighan_truth_file, SIGHAN input files ((pid=ID)<TAB>sentence).")
-  flags.DEFINE_string("sighan_truth_file", None, "SIGHAN truth file(s) (ID, loc, char, ... / "
-                      "ID, 0), comma-separated, one per --test_file.")
-  flags.DEFINE_enum("format", "auto", list(pair_formats.FORMATS), "Layout of --test_file and "
-                    "--clean_file (auto: detected per file).")
-  flags.DEFINE_bool("t2s", False, "Convert traditional to simplified Chinese, character by "
-                    "character (positions stay).")
-  flags.DEFINE_bool("strict_input", False, "Fail on the first bad pair (file:line) instead of "
-                    "skipping and counting it.")
-  flags.DEFINE_string("result_file", None, "Write the predictions in the official SIGHAN result "
-                      "format (ID, loc, char, ... / ID, 0; 1-based); ids are generated for "
-                      "layouts without them.")
-  flags.DEFINE_string("clean_file", None, "Correct sentences (comma-separated files, any "
-                      "layout: the correct side is used): measures over-correction.")
-  flags.DEFINE_string("baseline_checkpoint", None, "Also evaluate this one (e.g. the checkpoint "
-                      "pretraining started from) and print the deltas.")
-  flags.DEFINE_string("baseline_bert_config_file", None, "Default: --bert_config_file's rule.")
-  flags.DEFINE_string("baseline_vocab_file", None, "Default: --vocab_file's rule.")
-  flags.mark_flag_as_required("test_file")
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+  """What ``python -m csc_pretrain.correct evaluate`` was asked (its flags, same names)."""
+  corrector: CorrectorConfig
+  test_file: str                      # comma-separated for several
+  sighan_truth_file: Optional[str] = None  # comma-separated, one per test file
+  format: str = "auto"                # a csc_pretrain.pair_formats layout
+  t2s: bool = False
+  strict_input: bool = False
+  result_file: Optional[str] = None
+  clean_file: Optional[str] = None    # comma-separated
+  baseline_checkpoint: Optional[str] = None
+  baseline_bert_config_file: Optional[str] = None  # default: corrector.bert_config_file
+  baseline_vocab_file: Optional[str] = None        # default: corrector.vocab_file
 
 
 # --- loading, scoring and writing: pure functions ------------------------------------------------
@@ -161,7 +151,7 @@ def result_lines(test_sets, predictions):
   return [result_line(sid, r.wrong, p) for sid, (_, r), p in zip(ids, keyed, flat)]
 
 
-# --- the CLI -------------------------------------------------------------------------------------
+# --- running it ----------------------------------------------------------------------------------
 
 def _split(value):
   return [v for v in (value or "").split(",") if v]
@@ -174,12 +164,10 @@ def _predict(corrector, texts):
   return out, time.time() - start
 
 
-def run_one(checkpoint, bert_config_file, vocab_file, thresholds, test_sets, clean, kind_of,
-            constraints=None):
-  from csc_pretrain.correct.corrector import Corrector
-  corrector = Corrector(checkpoint, bert_config_file, vocab_file, FLAGS.confusion_dir,
-                        thresholds, FLAGS.max_seq_length, FLAGS.batch_size, constraints,
-                        FLAGS.second_pass)
+def run_one(corrector_cfg, thresholds, test_sets, clean, kind_of, constraints=None):
+  """Figures and predictions of the checkpoint ``corrector_cfg`` names, with these
+  ``thresholds`` and ``constraints`` (already read; ``constraints`` None: none)."""
+  corrector = make_corrector(corrector_cfg, thresholds, constraints)
   texts = [r.wrong for t in test_sets for r in t.records]
   corrector.correct(texts[:1])  # trace the model once, outside the timing
   flat, seconds = _predict(corrector, texts)
@@ -256,57 +244,51 @@ def report(results, baseline=None, look_alike_known=True):
          if pair_formats.UNEQUAL in skipped else ""))
 
 
-def main(argv):
-  del argv
+def run(cfg):
+  """Evaluates as ``cfg`` says: prints the report, then one JSON line with every
+  figure (also returned), and writes the result file if asked."""
+  thresholds = load_thresholds(cfg.corrector)  # bad values fail before any file is read
+  constraints = load_constraints(cfg.corrector)
+  test_files, truth_files = _split(cfg.test_file), _split(cfg.sighan_truth_file)
+  if truth_files and len(truth_files) != len(test_files):
+    raise InputError("--sighan_truth_file", 0, f"{len(truth_files)} truth files for "
+                     f"{len(test_files)} test files: give one per test file")
+  test_sets = [load_test_set(path, truth_files[i] if truth_files else None, cfg.format,
+                             cfg.t2s, cfg.strict_input)
+               for i, path in enumerate(test_files)]
+  clean = None
+  if cfg.clean_file:
+    sentences, skipped = [], collections.Counter()
+    for path in _split(cfg.clean_file):
+      more, why = load_clean(path, cfg.format, cfg.t2s, cfg.strict_input)
+      sentences.extend(more)
+      skipped.update(why)
+    clean = (sentences, skipped)
+  visual = None
+  confusion_dir = cfg.corrector.confusion_dir
+  if confusion_dir:
+    from csc_pretrain.char_meta import formats
+    visual = formats.read_confusion_sets(os.path.join(confusion_dir, formats.VISUAL_TABLE))
+  kind_of = metrics.ErrorKinds(visual)
 
-  def run():
-    thresholds = thresholds_from_flags()  # bad flags fail before any file is read
-    constraints = constraints_from_flags()
-    test_files, truth_files = _split(FLAGS.test_file), _split(FLAGS.sighan_truth_file)
-    if truth_files and len(truth_files) != len(test_files):
-      raise InputError("--sighan_truth_file", 0, f"{len(truth_files)} truth files for "
-                       f"{len(test_files)} test files: give one per test file")
-    test_sets = [load_test_set(path, truth_files[i] if truth_files else None, FLAGS.format,
-                               FLAGS.t2s, FLAGS.strict_input)
-                 for i, path in enumerate(test_files)]
-    clean = None
-    if FLAGS.clean_file:
-      sentences, skipped = [], collections.Counter()
-      for path in _split(FLAGS.clean_file):
-        more, why = load_clean(path, FLAGS.format, FLAGS.t2s, FLAGS.strict_input)
-        sentences.extend(more)
-        skipped.update(why)
-      clean = (sentences, skipped)
-    visual = None
-    if FLAGS.confusion_dir:
-      from csc_pretrain.char_meta.formats import read_confusion_sets
-      visual = read_confusion_sets(os.path.join(FLAGS.confusion_dir, "confusion_visual.tsv"))
-    kind_of = metrics.ErrorKinds(visual)
-
-    results, predictions = run_one(FLAGS.checkpoint, FLAGS.bert_config_file, FLAGS.vocab_file,
-                                   thresholds, test_sets, clean, kind_of, constraints)
-    if FLAGS.result_file:
-      with atomic_write(FLAGS.result_file) as f:
-        f.write("".join(line + "\n" for line in result_lines(test_sets, predictions)))
-    baseline = None
-    if FLAGS.baseline_checkpoint:
-      baseline, _ = run_one(FLAGS.baseline_checkpoint,
-                            FLAGS.baseline_bert_config_file or FLAGS.bert_config_file,
-                            FLAGS.baseline_vocab_file or FLAGS.vocab_file, thresholds,
-                            test_sets, clean, kind_of, constraints)
-    report(results, baseline, look_alike_known=visual is not None)
-    summary = dict(results, look_alike_kind=visual is not None)
-    if baseline:
-      summary = {"pretrained": results, "baseline": baseline,
-                 "delta_f1": {k: results[k]["f1"] - baseline[k]["f1"] for k, _ in FIGURES},
-                 "skipped": results["skipped"], "coverage": results["coverage"],
-                 "look_alike_kind": visual is not None}
-    print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
-
-  run_cli(run)
-
-
-if __name__ == "__main__":
-  quiet_tensorflow()  # before define_flags, which may load TensorFlow
-  define_flags()
-  app.run(main)
+  results, predictions = run_one(cfg.corrector, thresholds, test_sets, clean, kind_of,
+                                 constraints)
+  if cfg.result_file:
+    with atomic_write(cfg.result_file) as f:
+      f.write("".join(line + "\n" for line in result_lines(test_sets, predictions)))
+  baseline = None
+  if cfg.baseline_checkpoint:
+    baseline_cfg = dataclasses.replace(
+        cfg.corrector, checkpoint=cfg.baseline_checkpoint,
+        bert_config_file=cfg.baseline_bert_config_file or cfg.corrector.bert_config_file,
+        vocab_file=cfg.baseline_vocab_file or cfg.corrector.vocab_file)
+    baseline, _ = run_one(baseline_cfg, thresholds, test_sets, clean, kind_of, constraints)
+  report(results, baseline, look_alike_known=visual is not None)
+  summary = dict(results, look_alike_kind=visual is not None)
+  if baseline:
+    summary = {"pretrained": results, "baseline": baseline,
+               "delta_f1": {k: results[k]["f1"] - baseline[k]["f1"] for k, _ in FIGURES},
+               "skipped": results["skipped"], "coverage": results["coverage"],
+               "look_alike_kind": visual is not None}
+  print(json.dumps(summary, ensure_ascii=False, sort_keys=True))
+  return summary

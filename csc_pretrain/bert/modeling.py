@@ -233,10 +233,3 @@ def pretraining_losses(model, features, training=False, dtype=tf.float32, use_ns
       "nsp_loss_total": tf.reduce_sum(nsp_per_example),
   }
 
-
-def total_loss(sums, use_nsp=True):
-  """Google's loss: weighted-mean MLM loss (+1e-5 in the denominator) + mean NSP loss."""
-  loss = sums["mlm_loss_sum"] / (sums["mlm_weight_sum"] + 1e-5)
-  if use_nsp:
-    loss += sums["nsp_loss_sum"] / sums["examples"]
-  return loss

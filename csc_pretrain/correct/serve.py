@@ -1,7 +1,8 @@
 r"""A small HTTP service around the corrector (standard library only).
 
-  python -m csc_pretrain.serve --checkpoint out/pretrain_tiny/stripped --confusion_dir char_meta [--port 5000]
-      [--thresholds thresholds.json --decoder fitted --protect FILE --lexicon FILE --second_pass]
+  python -m csc_pretrain.correct serve --checkpoint out/pretrain_tiny/stripped \
+      --confusion_dir char_meta [--port 5000] [--thresholds thresholds.json --decoder fitted \
+      --protect FILE --lexicon FILE --second_pass]
 
   GET  /correct?q=患者需要定其复查        -> {"text", "corrected", "edits": [{"pos", "from", "to", "prob"}]}
   POST /correct  ["句子一", "句子二"]      -> [{...}, {...}]   (one batched model call)
@@ -23,6 +24,7 @@ JSON), a body that is not a JSON list of strings. An unexpected failure gets
 500 and {"error": "..."} instead of a dropped connection.
 """
 
+import dataclasses
 import json
 import re
 import threading
@@ -30,11 +32,9 @@ import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from absl import app, flags
+from csc_pretrain.correct.config import CorrectorConfig, make_corrector
+from csc_pretrain.io_utils import check_range
 
-from csc_pretrain.io_utils import check_range, quiet_tensorflow, run_cli
-
-FLAGS = flags.FLAGS
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -63,7 +63,18 @@ def check_texts(texts, max_chars, max_batch):
   return texts
 
 
-def make_handler(corrector, max_chars=512, max_batch=64):
+@dataclasses.dataclass(frozen=True)
+class ServeConfig:
+  """What ``python -m csc_pretrain.correct serve`` was asked (its flags, same names)."""
+  corrector: CorrectorConfig
+  host: str = "127.0.0.1"
+  port: int = 5000       # 0: any free port
+  max_chars: int = 512   # longest text accepted
+  max_batch: int = 64    # most texts per POST
+  quiet: bool = False    # no access log
+
+
+def make_handler(corrector, max_chars=512, max_batch=64, quiet=False):
   lock = threading.Lock()  # one model call at a time; requests queue here
 
   class Handler(BaseHTTPRequestHandler):
@@ -125,51 +136,31 @@ def make_handler(corrector, max_chars=512, max_batch=64):
         self._fail(e)
 
     def log_message(self, fmt, *args):  # quieter than the default: one line per request
-      if FLAGS.is_parsed() and FLAGS["quiet"].value:
+      if quiet:
         return
       super().log_message(fmt, *args)
 
   return Handler
 
 
-def make_server(corrector, host="127.0.0.1", port=5000, max_chars=512, max_batch=64):
-  return ThreadingHTTPServer((host, port), make_handler(corrector, max_chars, max_batch))
+def make_server(corrector, host="127.0.0.1", port=5000, max_chars=512, max_batch=64,
+                quiet=False):
+  return ThreadingHTTPServer((host, port), make_handler(corrector, max_chars, max_batch, quiet))
 
 
-def define_flags():
-  from csc_pretrain.correct.cli import define_common_flags
-  define_common_flags()
-  flags.DEFINE_string("host", "127.0.0.1", "Address to listen on.")
-  flags.DEFINE_integer("port", 5000, "Port to listen on.")
-  flags.DEFINE_integer("max_chars", 512, "Longest text accepted.")
-  flags.DEFINE_integer("max_batch", 64, "Most texts per POST.")
-  flags.DEFINE_bool("quiet", False, "No access log.")
-
-
-def main(argv):
-  del argv
-
-  def run():
-    from csc_pretrain.correct.cli import make_corrector
-    check_range("--port", FLAGS.port, 0, 65535)  # 0: any free port
-    check_range("--max_chars", FLAGS.max_chars, 1)
-    check_range("--max_batch", FLAGS.max_batch, 1)
-    corrector = make_corrector()
-    corrector.correct(["预热"])  # trace the model before the first request
-    server = make_server(corrector, FLAGS.host, FLAGS.port, FLAGS.max_chars, FLAGS.max_batch)
-    print(f"serving {corrector.prefix} on http://{FLAGS.host}:{server.server_port}/correct?q=...",
-          flush=True)
-    try:
-      server.serve_forever()
-    except KeyboardInterrupt:
-      pass
-    finally:
-      server.server_close()
-
-  run_cli(run)
-
-
-if __name__ == "__main__":
-  quiet_tensorflow()  # before define_flags, which may load TensorFlow
-  define_flags()
-  app.run(main)
+def run(cfg):
+  """Serves until interrupted, as ``cfg`` says."""
+  check_range("--port", cfg.port, 0, 65535)  # 0: any free port
+  check_range("--max_chars", cfg.max_chars, 1)
+  check_range("--max_batch", cfg.max_batch, 1)
+  corrector = make_corrector(cfg.corrector)
+  corrector.correct(["预热"])  # trace the model before the first request
+  server = make_server(corrector, cfg.host, cfg.port, cfg.max_chars, cfg.max_batch, cfg.quiet)
+  print(f"serving {corrector.prefix} on http://{cfg.host}:{server.server_port}/correct?q=...",
+        flush=True)
+  try:
+    server.serve_forever()
+  except KeyboardInterrupt:
+    pass
+  finally:
+    server.server_close()

@@ -238,6 +238,38 @@ def numbered_records(path):
     yield n, record, example
 
 
+def check_records(paths, max_seq_length, max_predictions_per_seq, vocab_size=None, limit=None):
+  """Yields ``(path, record_number, {feature: numpy array})`` for each record (the first
+  ``limit`` of each file if given), after checking it against Google's schema for these
+  lengths and, with ``vocab_size``, its token ids. The first record that does not fit
+  is an InputError naming ``path:record_number``."""
+  lengths = {"max_seq_length": max_seq_length, "max_predictions_per_seq": max_predictions_per_seq,
+             None: 1}
+  for path in paths:
+    for n, _, example in numbered_records(path):
+      if limit is not None and n > limit:
+        break
+      features = example.features.feature
+      if set(features) != {name for name, _, _ in SCHEMA}:
+        raise InputError(path, n, f"record {n} has features {sorted(features)}, not Google's "
+                         f"schema {[name for name, _, _ in SCHEMA]}")
+      parsed = {}
+      for name, dtype, key in SCHEMA:
+        values = (features[name].int64_list.value if dtype == "int64"
+                  else features[name].float_list.value)
+        if len(values) != lengths[key]:
+          wanted = f"--{key} is {lengths[key]}" if key else "the schema says 1"
+          raise InputError(path, n, f"record {n} has {name} of length {len(values)} but "
+                           f"{wanted}: it does not fit the schema (make the records and train "
+                           "with the same lengths)")
+        parsed[name] = np.array(values, dtype=np.int64 if dtype == "int64" else np.float32)
+      top = int(parsed["input_ids"].max())
+      if vocab_size is not None and top >= vocab_size:
+        raise InputError(path, n, f"record {n} has token id {top} >= vocab_size {vocab_size}: "
+                         "records made with another vocab?")
+      yield path, n, parsed
+
+
 # --- the lengths a set of records was made with ----------------------------------------------
 
 LENGTH_KEYS = ("max_seq_length", "max_predictions_per_seq")
