@@ -7,6 +7,7 @@ Two promises the whole pipeline keeps:
 """
 
 import contextlib
+import dataclasses
 import glob
 import importlib.abc
 import importlib.util
@@ -139,6 +140,40 @@ def check_range(flag, value, low=None, high=None, low_open=False, high_open=Fals
   else:
     wanted = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
   raise InputError(flag if flag.startswith("-") else "--" + flag, 0, f"must be {wanted}, got {value}")
+
+
+def define_flag_table(table, config_class):
+  """Defines one absl flag per row ``(name, kind, help[, enum_values])``.
+
+  ``kind`` is string, integer, float, bool, list or enum. The default is the
+  field of ``config_class`` with the same name (None when it has none), so a
+  stage's defaults live in one place: its config dataclass.
+  """
+  from absl import flags  # here: the libraries import io_utils and need no absl
+  # Attribute the flags to the caller, as if it had defined them: --help lists a
+  # module's own flags, and these are the stage's.
+  flags.disclaim_key_flags()
+  fields = {f.name: f for f in dataclasses.fields(config_class)}
+  for name, kind, help_text, *enum_values in table:
+    field = fields[name]
+    default = field.default
+    if field.default_factory is not dataclasses.MISSING:
+      default = field.default_factory()
+    if default is dataclasses.MISSING:
+      default = None
+    if kind == "enum":
+      flags.DEFINE_enum(name, default, enum_values[0], help_text)
+    elif kind == "list":
+      # absl's list parser takes a list or a comma-separated string, not a tuple.
+      flags.DEFINE_list(name, None if default is None else list(default), help_text)
+    else:
+      getattr(flags, "DEFINE_" + kind)(name, default, help_text)
+
+
+def flag_values(table):
+  """``{name: value}`` of the flags in ``table``, as their config dataclass takes them."""
+  from absl import flags
+  return {name: flags.FLAGS[name].value for name, *_ in table}
 
 
 def quiet_tensorflow():

@@ -5,6 +5,9 @@ phonetic.py) feed the fitted ranking (ranking.py, weights in ranking_weights.jso
 in both directions: confusion_sets.tsv ranks corrections of a wrong character,
 confusion_errors.tsv the errors writers make for a correct one. Observed
 confusions (--observed) come first in both.
+
+run() takes the CLI's BuildConfig, fit() its FitConfig (refitting the ranking's
+weights on real errors); build() is the same stage with keyword arguments.
 """
 
 import dataclasses
@@ -24,6 +27,47 @@ MIN_GLYPH = 0.7
 # Added to the probability of an observed pair, times log(1 + count): probabilities
 # are at most 1, so every observed pair comes first, the most frequent first.
 OBSERVED_WEIGHT = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceConfig:
+  """Where characters, shapes, readings, frequencies and glyphs come from: the flags
+  building and fitting share (field names are the flag names, defaults theirs)."""
+  charset: str = None
+  decomposition_file: str = None
+  ids_file: str = None
+  faspell_char_meta: str = None
+  freq_file: str = None
+  freq_corpus: tuple = ()
+  tone_insensitive: bool = False
+  font: str = None
+  font_index: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildConfig:
+  """The flags of building the tables; run() takes it."""
+  output_dir: str = None
+  sources: SourceConfig = dataclasses.field(default_factory=SourceConfig)
+  top_k: int = 50
+  merge_confusion: tuple = ()  # PATH or PATH:KIND, see _merge_spec
+  merge_bonus: float = 1.0
+  extra_columns: bool = False
+  overwrite: bool = False
+  block_size: int = 256
+  weights_file: str = None
+  observed: str = None
+  observed_weight: float = OBSERVED_WEIGHT
+  prior_file: str = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+  """The flags of the ``fit`` subcommand; fit() takes it."""
+  fit_pairs: tuple = ()
+  weights_out: str = None
+  prior_out: str = None
+  sources: SourceConfig = dataclasses.field(default_factory=SourceConfig)
 
 
 def default_charset():
@@ -188,6 +232,74 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   with atomic_write(paths[formats.STATS]) as f:
     json.dump(stats, f, ensure_ascii=False, indent=2)
   return stats
+
+
+def run(cfg):
+  """Runs the stage with a BuildConfig; returns build()'s stats dict."""
+  src = cfg.sources
+  return build(
+      cfg.output_dir, top_k=cfg.top_k, decomposition_file=src.decomposition_file,
+      ids_file=src.ids_file, faspell_char_meta=src.faspell_char_meta, charset=src.charset,
+      freq_file=src.freq_file, freq_corpus=src.freq_corpus,
+      tone_sensitive=not src.tone_insensitive,
+      merge=[_merge_spec(spec) for spec in cfg.merge_confusion], merge_bonus=cfg.merge_bonus,
+      extra_columns=cfg.extra_columns, overwrite=cfg.overwrite, block_size=cfg.block_size,
+      weights_file=cfg.weights_file, font=src.font, font_index=src.font_index,
+      observed=cfg.observed, observed_weight=cfg.observed_weight, prior_file=cfg.prior_file)
+
+
+def _merge_spec(spec):
+  """``PATH`` or ``PATH:KIND`` -> (path, kind); without a kind, guessed from the file name."""
+  path, _, kind = spec.rpartition(":") if spec.rsplit(":", 1)[-1] in (
+      "phonetic", "visual", "any") else (spec, "", "")
+  if not kind:
+    name = spec.lower()
+    kind = ("phonetic" if any(w in name for w in ("pinyin", "pron", "sound", "phon")) else
+            "visual" if any(w in name for w in ("stroke", "shape", "visual")) else "any")
+  return path, kind
+
+
+def fit(cfg):
+  """The fit subcommand: refits ranking_weights.json on real error pairs (a FitConfig)."""
+  if not cfg.fit_pairs:
+    raise InputError("--fit_pairs", 0, "fit needs at least one pair file")
+  out = cfg.weights_out or ranking.default_weights_file()
+  # The prior belongs with its weights: by default it goes next to them.
+  prior_out = cfg.prior_out or os.path.join(os.path.dirname(os.path.abspath(out)),
+                                            os.path.basename(ranking.default_prior_file()))
+  corpora = _fit_corpora(cfg.fit_pairs)
+  counts = {}
+  for corpus in corpora:
+    for pair, n in corpus.items():
+      counts[pair] = counts.get(pair, 0) + n
+  src = cfg.sources
+  chars, infos, _ = load_sources(
+      charset=src.charset, decomposition_file=src.decomposition_file, ids_file=src.ids_file,
+      faspell_char_meta=src.faspell_char_meta, freq_file=src.freq_file,
+      freq_corpus=src.freq_corpus)
+  tables = make_tables(chars, infos, src.font, src.font_index, not src.tone_insensitive)
+  weights = ranking.fit(tables, corpora, log=logging.info)
+  note = (f"fitted by `python -m csc_pretrain.char_meta fit` on {sum(counts.values()):.0f} "
+          f"errors ({len(counts)} pairs) from {len(corpora)} corpora, "
+          f"{len(chars)} characters; prior: {os.path.basename(prior_out)}")
+  with atomic_write(out) as f:
+    f.write(ranking.weights_json(weights, note))
+  with atomic_write(prior_out) as f:
+    f.write(formats.observed_confusions_text(
+        counts, f"real errors of the {len(corpora)} fitting corpora, summed: the prior of "
+        f"{os.path.basename(out)}"))
+  return {"weights_out": out, "prior_out": prior_out, "pairs": len(counts)}
+
+
+def _fit_corpora(specs):
+  """One {(wrong, correct): count} per spec."""
+  corpora = []
+  for spec in specs:
+    if ":" in spec and not os.path.exists(spec):
+      corpora.append(formats.read_parallel_confusions(*spec.split(":", 1)))
+    else:
+      corpora.append(formats.read_observed_confusions(spec))
+  return corpora
 
 
 @dataclasses.dataclass

@@ -15,10 +15,10 @@ bert_config.json and vocab.txt come from the flags or from next to the checkpoin
 The flags of every command fill a frozen config (the field names are the flag
 names): config.CorrectorConfig for the shared ones, then batch.CorrectConfig,
 tune.TuneConfig, evaluate.EvaluateConfig or serve.ServeConfig, which the
-command's ``run`` takes. This module holds only flags; it alone reads absl's FLAGS.
+command's ``run`` takes. This module holds only the flag tables (io_utils.define_flag_table
+and flag_values turn them into flags and back); no library reads absl's FLAGS.
 """
 
-import dataclasses
 import sys
 
 from absl import app, flags
@@ -26,9 +26,7 @@ from absl import app, flags
 from csc_pretrain import pair_formats
 from csc_pretrain.correct import batch, evaluate, serve, tune
 from csc_pretrain.correct.config import CorrectorConfig
-from csc_pretrain.io_utils import quiet_tensorflow, run_cli
-
-FLAGS = flags.FLAGS
+from csc_pretrain.io_utils import define_flag_table, flag_values, quiet_tensorflow, run_cli
 
 # name, kind, help[, enum values]. Defaults come from the config dataclass the flags fill.
 CORRECTOR_FLAGS = (
@@ -109,44 +107,28 @@ SERVE_FLAGS = (
 )
 
 
-def _define(table, config_class):
-  defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
-  for name, kind, help_text, *enum_values in table:
-    default = defaults[name]
-    default = None if default is dataclasses.MISSING else default
-    if kind == "enum":
-      flags.DEFINE_enum(name, default, enum_values[0], help_text)
-    else:
-      getattr(flags, "DEFINE_" + kind)(name, default, help_text)
-
-
-def _values(table):
-  """{name: value} of the flags in ``table``, as their config takes them."""
-  return {name: FLAGS[name].value for name, *_ in table}
-
-
 def _corrector_config():
-  return CorrectorConfig(**_values(CORRECTOR_FLAGS))
+  return CorrectorConfig(**flag_values(CORRECTOR_FLAGS))
 
 
 def define_flags():
   """The flags of correcting and of ``tune``."""
-  _define(CORRECTOR_FLAGS, CorrectorConfig)
-  _define(CORRECT_FLAGS, batch.CorrectConfig)
-  _define(TUNE_FLAGS, tune.TuneConfig)
+  define_flag_table(CORRECTOR_FLAGS, CorrectorConfig)
+  define_flag_table(CORRECT_FLAGS, batch.CorrectConfig)
+  define_flag_table(TUNE_FLAGS, tune.TuneConfig)
   flags.mark_flag_as_required("checkpoint")
 
 
 def define_evaluate_flags():
-  _define(CORRECTOR_FLAGS, CorrectorConfig)
-  _define(EVALUATE_FLAGS, evaluate.EvaluateConfig)
+  define_flag_table(CORRECTOR_FLAGS, CorrectorConfig)
+  define_flag_table(EVALUATE_FLAGS, evaluate.EvaluateConfig)
   flags.mark_flag_as_required("checkpoint")
   flags.mark_flag_as_required("test_file")
 
 
 def define_serve_flags():
-  _define(CORRECTOR_FLAGS, CorrectorConfig)
-  _define(SERVE_FLAGS, serve.ServeConfig)
+  define_flag_table(CORRECTOR_FLAGS, CorrectorConfig)
+  define_flag_table(SERVE_FLAGS, serve.ServeConfig)
   flags.mark_flag_as_required("checkpoint")
 
 
@@ -156,23 +138,23 @@ def main(argv):
   """Correcting, or ``tune`` when that is the first argument left after the flags."""
   args = argv[1:]
   if args and args[0] == "tune":
-    cfg = tune.TuneConfig(corrector=_corrector_config(), **_values(TUNE_FLAGS))
+    cfg = tune.TuneConfig(corrector=_corrector_config(), **flag_values(TUNE_FLAGS))
     run_cli(lambda: tune.run(cfg))
   else:
     cfg = batch.CorrectConfig(corrector=_corrector_config(), texts=tuple(args),
-                              **_values(CORRECT_FLAGS))
+                              **flag_values(CORRECT_FLAGS))
     run_cli(lambda: batch.run(cfg))
 
 
 def evaluate_main(argv):
   del argv
-  cfg = evaluate.EvaluateConfig(corrector=_corrector_config(), **_values(EVALUATE_FLAGS))
+  cfg = evaluate.EvaluateConfig(corrector=_corrector_config(), **flag_values(EVALUATE_FLAGS))
   run_cli(lambda: evaluate.run(cfg))
 
 
 def serve_main(argv):
   del argv
-  cfg = serve.ServeConfig(corrector=_corrector_config(), **_values(SERVE_FLAGS))
+  cfg = serve.ServeConfig(corrector=_corrector_config(), **flag_values(SERVE_FLAGS))
   run_cli(lambda: serve.run(cfg))
 
 

@@ -13,47 +13,48 @@ from absl import app, flags
 
 from csc_pretrain import pair_formats
 from csc_pretrain.create_data import build, mask_probability
-from csc_pretrain.io_utils import InputError, check_range, quiet_tensorflow, run_cli
+from csc_pretrain.io_utils import (InputError, check_range, define_flag_table, flag_values,
+                                   quiet_tensorflow, run_cli)
 
 FLAGS = flags.FLAGS
 
+# name, kind, help[, enum values]. Defaults come from build.BuildConfig.
+FLAG_TABLE = (
+    ("correct_file", "string", "Correct text, one sentence a line, blank line between documents."),
+    ("wrong_file", "string", "The same text with errors, line by line."),
+    ("pairs_file", "string", "Pairs instead, in any layout of --pairs_format: wrong<TAB>correct, "
+     "id<TAB>wrong<TAB>correct (FASPell), space-separated characters (LEMON, ECSpell), JSON "
+     "(lines), SIGHAN training SGML."),
+    ("pairs_format", "enum", "Layout of --pairs_file (auto: detected; see "
+     "csc_pretrain.pair_formats).", [f for f in pair_formats.FORMATS if f != "sighan"]),
+    ("output_dir", "string", "Where correct.txt, wrong.txt, mask_probability.* go."),
+    ("confusion_dir", "string", "Stage 1 output dir (confusion sets and scores)."),
+    ("mode", "enum", "Which errors make the mask probability: corpus (all), phonetic (speech), "
+     "visual (OCR), both.", list(mask_probability.MODES)),
+    ("synthetic_rate", "float", "Make wrong copies of --correct_file: chance that a Chinese "
+     "character becomes an error."),
+    ("synthetic_phonetic_share", "float", "Share of synthetic errors that sound alike (the rest "
+     "look alike)."),
+    ("observed", "string", "The domain's real confusions, wrong<TAB>correct<TAB>count "
+     "(observed_confusions.tsv of a run on real pairs): synthetic errors draw from them first."),
+    ("observed_share", "float", "Share of a character's synthetic errors drawn from --observed "
+     "when it has any there."),
+    ("random_seed", "integer", "Seed for variants and synthetic errors."),
+    ("max_variants", "integer", "Partly restored copies per document at most."),
+    ("max_error_ratio", "float", "Skip pairs with more edits than this share of the sentence."),
+    ("t2s", "bool", "Convert traditional to simplified Chinese (opencc)."),
+    ("base_rate", "float", "Errors per character for the prior (default: the corpus' own rate)."),
+    ("smoothing", "float", "Pseudo-count pulling rare characters to the prior (0 gives FASPell's "
+     "raw ratio)."),
+    ("split", "bool", "Split sentences at 。；？！ (and commas past 100 chars)."),
+    ("expand", "bool", "Add clean copies and partly restored variants."),
+    ("overwrite", "bool", "Replace existing output files."),
+)
+
 
 def define_flags():
-  flags.DEFINE_string("correct_file", None, "Correct text, one sentence a line, blank line "
-                      "between documents.")
-  flags.DEFINE_string("wrong_file", None, "The same text with errors, line by line.")
-  flags.DEFINE_string("pairs_file", None, "Pairs instead, in any layout of --pairs_format: "
-                      "wrong<TAB>correct, id<TAB>wrong<TAB>correct (FASPell), space-separated "
-                      "characters (LEMON, ECSpell), JSON (lines), SIGHAN training SGML.")
-  flags.DEFINE_enum("pairs_format", "auto", [f for f in pair_formats.FORMATS if f != "sighan"],
-                    "Layout of --pairs_file (auto: detected; see csc_pretrain.pair_formats).")
+  define_flag_table(FLAG_TABLE, build.BuildConfig)
   flags.DEFINE_alias("pairs_layout", "pairs_format")
-  flags.DEFINE_string("output_dir", None, "Where correct.txt, wrong.txt, mask_probability.* go.")
-  flags.DEFINE_string("confusion_dir", None, "Stage 1 output dir (confusion sets and scores).")
-  flags.DEFINE_enum("mode", "corpus", list(mask_probability.MODES),
-                    "Which errors make the mask probability: corpus (all), phonetic (speech), "
-                    "visual (OCR), both.")
-  flags.DEFINE_float("synthetic_rate", 0.0, "Make wrong copies of --correct_file: chance that "
-                     "a Chinese character becomes an error.")
-  flags.DEFINE_float("synthetic_phonetic_share", 0.7, "Share of synthetic errors that sound "
-                     "alike (the rest look alike).")
-  flags.DEFINE_string("observed", None, "The domain's real confusions, wrong<TAB>correct<TAB>"
-                      "count (observed_confusions.tsv of a run on real pairs): synthetic errors "
-                      "draw from them first.")
-  flags.DEFINE_float("observed_share", 0.5, "Share of a character's synthetic errors drawn "
-                     "from --observed when it has any there.")
-  flags.DEFINE_integer("random_seed", 12345, "Seed for variants and synthetic errors.")
-  flags.DEFINE_integer("max_variants", 5, "Partly restored copies per document at most.")
-  flags.DEFINE_float("max_error_ratio", 0.3, "Skip pairs with more edits than this share of "
-                     "the sentence.")
-  flags.DEFINE_bool("t2s", False, "Convert traditional to simplified Chinese (opencc).")
-  flags.DEFINE_float("base_rate", None, "Errors per character for the prior (default: the "
-                     "corpus' own rate).")
-  flags.DEFINE_float("smoothing", mask_probability.SMOOTHING, "Pseudo-count pulling rare "
-                     "characters to the prior (0 gives FASPell's raw ratio).")
-  flags.DEFINE_bool("split", True, "Split sentences at 。；？！ (and commas past 100 chars).")
-  flags.DEFINE_bool("expand", True, "Add clean copies and partly restored variants.")
-  flags.DEFINE_bool("overwrite", False, "Replace existing output files.")
   flags.mark_flag_as_required("output_dir")
 
 
@@ -84,22 +85,15 @@ def check_flags(correct_file=None, wrong_file=None, pairs_file=None, synthetic_r
 def main(argv):
   del argv
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+  cfg = build.BuildConfig(**flag_values(FLAG_TABLE))
+  # Only the command line knows whether the layout was asked for or is the default.
+  pairs_format_given = FLAGS["pairs_format"].present or FLAGS["pairs_layout"].present
 
   def run():
-    check_flags(FLAGS.correct_file, FLAGS.wrong_file, FLAGS.pairs_file, FLAGS.synthetic_rate,
-                FLAGS.synthetic_phonetic_share, FLAGS.max_error_ratio, FLAGS.max_variants,
-                FLAGS.base_rate, FLAGS.smoothing,
-                FLAGS["pairs_format"].present or FLAGS["pairs_layout"].present,
-                FLAGS.observed_share)
-    return build.build(
-        FLAGS.output_dir, correct_file=FLAGS.correct_file, wrong_file=FLAGS.wrong_file,
-        pairs_file=FLAGS.pairs_file, pairs_format=FLAGS.pairs_format,
-        confusion_dir=FLAGS.confusion_dir, mode=FLAGS.mode, synthetic_rate=FLAGS.synthetic_rate,
-        synthetic_phonetic_share=FLAGS.synthetic_phonetic_share, seed=FLAGS.random_seed,
-        max_variants=FLAGS.max_variants, max_error_ratio=FLAGS.max_error_ratio, t2s=FLAGS.t2s,
-        base_rate=FLAGS.base_rate, smoothing=FLAGS.smoothing, split=FLAGS.split,
-        expand=FLAGS.expand, overwrite=FLAGS.overwrite, observed=FLAGS.observed,
-        observed_share=FLAGS.observed_share)
+    check_flags(cfg.correct_file, cfg.wrong_file, cfg.pairs_file, cfg.synthetic_rate,
+                cfg.synthetic_phonetic_share, cfg.max_error_ratio, cfg.max_variants,
+                cfg.base_rate, cfg.smoothing, pairs_format_given, cfg.observed_share)
+    return build.run(cfg)
 
   stats = run_cli(run)
   logging.info("summary: %s", stats)

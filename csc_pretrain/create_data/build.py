@@ -2,6 +2,7 @@
 
 import collections
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -32,6 +33,43 @@ def _documents(correct_file, wrong_file, pairs_file, pairs_format):
   if wrong_file:
     return pairs.read_parallel(correct_file, wrong_file)
   return pairs.read_correct_only(correct_file)
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildConfig:
+  """The stage's flags (field names are the flag names, defaults theirs); run() takes it."""
+  output_dir: str = None
+  correct_file: str = None
+  wrong_file: str = None
+  pairs_file: str = None
+  pairs_format: str = "auto"
+  confusion_dir: str = None
+  mode: str = "corpus"
+  synthetic_rate: float = 0.0
+  synthetic_phonetic_share: float = 0.7
+  observed: str = None
+  observed_share: float = 0.5
+  random_seed: int = 12345
+  max_variants: int = 5
+  max_error_ratio: float = 0.3
+  t2s: bool = False
+  base_rate: float = None
+  smoothing: float = mask_probability.SMOOTHING
+  split: bool = True
+  expand: bool = True
+  overwrite: bool = False
+
+
+def run(cfg):
+  """Runs the stage with a BuildConfig; returns build()'s stats dict."""
+  return build(
+      cfg.output_dir, correct_file=cfg.correct_file, wrong_file=cfg.wrong_file,
+      pairs_file=cfg.pairs_file, pairs_format=cfg.pairs_format, confusion_dir=cfg.confusion_dir,
+      mode=cfg.mode, synthetic_rate=cfg.synthetic_rate,
+      synthetic_phonetic_share=cfg.synthetic_phonetic_share, seed=cfg.random_seed,
+      max_variants=cfg.max_variants, max_error_ratio=cfg.max_error_ratio, t2s=cfg.t2s,
+      base_rate=cfg.base_rate, smoothing=cfg.smoothing, split=cfg.split, expand=cfg.expand,
+      overwrite=cfg.overwrite, observed=cfg.observed, observed_share=cfg.observed_share)
 
 
 def build(output_dir, correct_file=None, wrong_file=None, pairs_file=None, pairs_format="auto",

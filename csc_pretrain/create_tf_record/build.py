@@ -268,6 +268,55 @@ def shard_path(path, shard_index, num_shards):
   return f"{root}-{shard_index:05d}-of-{num_shards:05d}{ext}"
 
 
+@dataclasses.dataclass(frozen=True)
+class BuildConfig:
+  """The stage's flags (field names are the flag names, defaults theirs); run() takes it."""
+  # Google's flags, Google's defaults.
+  input_file: str = None
+  output_file: str = None
+  vocab_file: str = None
+  do_lower_case: bool = True
+  do_whole_word_mask: bool = False
+  max_seq_length: int = 128
+  max_predictions_per_seq: int = 20
+  random_seed: int = 12345
+  dupe_factor: int = 10
+  masked_lm_prob: float = 0.15
+  short_seq_prob: float = 0.1
+  # CSC additions.
+  wrong_input_file: str = None
+  mask_probability_file: str = None
+  confusion_dir: str = None
+  replace_proportions: str = ",".join(f"{k}={v}" for k, v in instances.DEFAULT_PROPORTIONS.items())
+  single_segment: bool = False
+  num_workers: int = None
+  chunk_documents: int = 1000
+  num_shards: int = 1
+  shard_index: int = 0
+  overwrite: bool = False
+
+
+def run(cfg):
+  """Runs the stage with a BuildConfig; returns the stats dict."""
+  try:
+    proportions = instances.parse_proportions(cfg.replace_proportions)
+  except ValueError as e:
+    raise InputError("--replace_proportions", 0, str(e)) from None
+  masking = instances.MaskingConfig(
+      max_seq_length=cfg.max_seq_length, max_predictions_per_seq=cfg.max_predictions_per_seq,
+      masked_lm_prob=cfg.masked_lm_prob, short_seq_prob=cfg.short_seq_prob,
+      single_segment=cfg.single_segment, whole_word_mask=cfg.do_whole_word_mask,
+      proportions=proportions)
+  stats, _ = build(
+      cfg.input_file, cfg.output_file, cfg.vocab_file, wrong_input_file=cfg.wrong_input_file,
+      mask_probability_file=cfg.mask_probability_file, confusion_dir=cfg.confusion_dir,
+      config=masking, dupe_factor=cfg.dupe_factor, random_seed=cfg.random_seed,
+      do_lower_case=cfg.do_lower_case, num_workers=cfg.num_workers,
+      chunk_documents=cfg.chunk_documents, overwrite=cfg.overwrite, num_shards=cfg.num_shards,
+      shard_index=cfg.shard_index)
+  return stats
+
+
 def build(input_file, output_file, vocab_file, wrong_input_file=None, mask_probability_file=None,
           confusion_dir=None, config=None, dupe_factor=10, random_seed=12345, do_lower_case=True,
           num_workers=None, chunk_documents=1000, overwrite=False, progress_bar=True,
@@ -422,3 +471,19 @@ def merge_stats_files(paths, output, overwrite=False):
   with atomic_write(output) as f:
     json.dump(merged, f, ensure_ascii=False, indent=2, sort_keys=True)
   return merged
+
+
+@dataclasses.dataclass(frozen=True)
+class MergeConfig:
+  """The flags of ``merge_stats``, and the shards' stats.json files (paths or globs) it sums."""
+  output: str = None
+  overwrite: bool = False
+  stats_files: tuple = ()
+
+
+def run_merge(cfg):
+  """merge_stats with a MergeConfig; returns the summed stats dict."""
+  if not cfg.stats_files:
+    raise InputError("merge_stats", 0, "give the shards' stats.json files (paths or globs)")
+  paths = expand_inputs(",".join(cfg.stats_files))
+  return merge_stats_files(paths, cfg.output, cfg.overwrite)

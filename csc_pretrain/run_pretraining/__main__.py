@@ -7,13 +7,13 @@ r"""Stage 4 CLI. Flags follow Google's run_pretraining.py; a YAML file may hold 
 Values on the command line override the YAML file, which overrides the defaults.
 """
 
-import dataclasses
 import logging
 import sys
 
 from absl import app, flags
 
-from csc_pretrain.io_utils import InputError, quiet_tensorflow, run_cli
+from csc_pretrain.io_utils import (InputError, define_flag_table, flag_values, quiet_tensorflow,
+                                   run_cli)
 
 FLAGS = flags.FLAGS
 
@@ -65,12 +65,8 @@ FLAG_TABLE = (
 
 def define_flags():
   from csc_pretrain.run_pretraining.train import RunConfig
-  defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
   flags.DEFINE_string("config", None, "YAML file with any of these flags as keys.")
-  for name, kind, help_text in FLAG_TABLE:
-    default = defaults.get(name)
-    default = None if default is dataclasses.MISSING else default
-    getattr(flags, "DEFINE_" + kind)(name, default, help_text)
+  define_flag_table(FLAG_TABLE, RunConfig)
 
 
 def apply_yaml(path):
@@ -113,7 +109,7 @@ def main(argv):
       if not FLAGS[name].value:
         raise InputError(f"--{name}", 0, "required (on the command line or in --config)")
     from csc_pretrain.run_pretraining import train
-    cfg = train.RunConfig(**{name: FLAGS[name].value for name, _, _ in FLAG_TABLE})
+    cfg = train.RunConfig(**flag_values(FLAG_TABLE))
     return train.run(cfg)
 
   from csc_pretrain.run_pretraining.train import ClusterError

@@ -83,6 +83,15 @@ def strip(input_path, output_prefix=None, remove=DEFAULT_REMOVE, keep_global_ste
           "bytes_after": after, "ratio": after / before if before else 0.0}
 
 
+def run(cfg):
+  """strip() with a StripConfig; returns its dict."""
+  if cfg.in_place and cfg.output:
+    raise InputError("--in_place", 0, "cannot be used with --output: replace the input or "
+                     "write elsewhere, not both")
+  return strip(cfg.checkpoint, cfg.output, cfg.remove_regex, cfg.keep_global_step, cfg.dtype,
+               cfg.in_place, cfg.overwrite)
+
+
 def _save_plain(directory, base, tensors, basename, step):
   """A new checkpoint named ``base`` in ``directory``, with a state file naming it."""
   os.makedirs(directory, exist_ok=True)
