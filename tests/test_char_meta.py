@@ -176,6 +176,18 @@ def test_same_inputs_give_byte_identical_files(sample_dir):
     assert (sample_dir / "run" / name).read_bytes() == (sample_dir / "again" / name).read_bytes(), name
 
 
+def test_rankings_do_not_depend_on_threads_or_block_size(sample_dir):
+  chars, infos, _ = build.load_sources(charset=str(sample_dir / "charset.txt"))
+  tables = build.make_tables(chars, infos)
+  weights = ranking.load_weights()
+  one = build.rank_all(tables, weights, 20, block_size=len(chars), threads=1)
+  many = build.rank_all(tables, weights, 20, block_size=7, threads=3)
+  for field in ("combined", "error", "error_phonetic", "error_visual", "phonetic", "visual",
+                "pairs", "pair_scores"):
+    np.testing.assert_array_equal(getattr(one, field), getattr(many, field), err_msg=field)
+  assert (one.combined[:, 0] >= 0).all()
+
+
 # --- file formats --------------------------------------------------------------------
 
 def test_char_meta_has_faspell_columns_and_reads_back(sample_dir):

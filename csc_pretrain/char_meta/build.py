@@ -10,6 +10,7 @@ run() takes the CLI's BuildConfig, fit() its FitConfig (refitting the ranking's
 weights on real errors); build() is the same stage with keyword arguments.
 """
 
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -54,7 +55,7 @@ class BuildConfig:
   merge_bonus: float = 1.0
   extra_columns: bool = False
   overwrite: bool = False
-  block_size: int = 256
+  block_size: int = 128
   weights_file: str = None
   observed: str = None
   observed_weight: float = OBSERVED_WEIGHT
@@ -157,7 +158,7 @@ def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True):
 def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
           faspell_char_meta=None, charset=None, freq_file=None, freq_corpus=(),
           tone_sensitive=True, merge=(), merge_bonus=1.0, extra_columns=False,
-          overwrite=False, block_size=256, progress_bar=True, weights_file=None,
+          overwrite=False, block_size=128, progress_bar=True, weights_file=None,
           font=None, font_index=0, observed=None, observed_weight=OBSERVED_WEIGHT,
           prior_file=None):
   """Runs the whole stage and writes its files into ``output_dir``.
@@ -317,14 +318,15 @@ class Ranked:
   pair_scores: np.ndarray
 
 
-def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
-             priors=None, progress=None):
+def rank_all(tables, weights, top_k, block_size=128, bonus=None, observed=None,
+             priors=None, progress=None, threads=None):
   """Every row's best candidates in both directions and the two kind-only lists.
 
   ``bonus``: {"combined"|"phonetic"|"visual": {(i, j): extra}}, added to those
   probabilities (merged external sets); ``observed``: {"correct"|"error":
   {(i, j): extra}}, added to the probabilities of that direction; ``priors``:
-  {"correct"|"error": ranking.Prior} or None.
+  {"correct"|"error": ranking.Prior} or None. Blocks of rows run on ``threads``
+  threads (default: one per core); the result does not depend on either.
   """
   n = len(tables.chars)
   top_k = min(top_k, n - 1)
@@ -338,14 +340,15 @@ def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
   extras.update({d: similarity._Bonus((observed or {}).get(d, {}), n)
                  for d in ranking.DIRECTIONS})
   priors = priors or {}
-  for start in range(0, n, block_size):
+
+  def rank_block(start):
     stop = min(n, start + block_size)
     part = np.arange(start, stop)
     raw = ranking.measures(tables, part)
     valid = np.ones(raw["bits"].shape, bool)
     valid[np.arange(stop - start), part] = False  # never oneself
     correct, error = ranking.scores(tables, part, raw, [weights[d] for d in ranking.DIRECTIONS],
-                                    [(priors or {}).get(d) for d in ranking.DIRECTIONS])
+                                    [priors.get(d) for d in ranking.DIRECTIONS])
     extra = {kind: b.block(start, stop) for kind, b in extras.items()}
     q_phon, q_vis = raw["mixture"]  # computed by ranking.features
     look = raw["look_alike"]
@@ -353,31 +356,42 @@ def rank_all(tables, weights, top_k, block_size=256, bonus=None, observed=None,
                 + extra["correct"] + extra["combined"])
     error = (ranking.probabilities(error, look, valid, rows=part, prior=priors.get("error"))
              + extra["error"])
-    out["combined"][start:stop] = similarity._top_k(combined, top_k, valid)
-    out["error"][start:stop] = similarity._top_k(error, top_k, valid)
+    top = {"combined": similarity._top_k(combined, top_k, valid),
+           "error": similarity._top_k(error, top_k, valid)}
     sounds = raw["phonetic"] >= similarity.MIN_PHONETIC
     looks = (raw["visual"] >= similarity.MIN_VISUAL) | (raw["glyph"] >= MIN_GLYPH)
     observed_here = extra["error"] > 0
-    out["error_phonetic"][start:stop] = similarity._top_k(error, top_k,
-                                                          valid & (sounds | observed_here))
-    out["error_visual"][start:stop] = similarity._top_k(error, top_k,
-                                                        valid & (looks | observed_here))
-    out["phonetic"][start:stop] = similarity._top_k(
+    top["error_phonetic"] = similarity._top_k(error, top_k, valid & (sounds | observed_here))
+    top["error_visual"] = similarity._top_k(error, top_k, valid & (looks | observed_here))
+    top["phonetic"] = similarity._top_k(
         q_phon + extra["phonetic"], top_k,
         valid & ((raw["phonetic"] >= similarity.MIN_PHONETIC) | (extra["phonetic"] > 0)))
-    out["visual"][start:stop] = similarity._top_k(
+    top["visual"] = similarity._top_k(
         q_vis + extra["visual"], top_k,
         valid & ((raw["visual"] >= similarity.MIN_VISUAL) | (extra["visual"] > 0)))
     all_scores = (raw["ids"], raw["struct"], raw["strokes"], raw["visual"],
                   np.clip(raw["glyph"], 0.0, 1.0), raw["phonetic"], combined, error)
+    block_pairs = np.full((stop - start, 3 * top_k), -1, np.int64)
+    block_scores = np.zeros((stop - start, 3 * top_k, len(all_scores)), np.float32)
     for r in range(stop - start):
-      i = start + r
-      cols = np.unique(np.concatenate([out[k][i] for k in ("combined", "phonetic", "visual")]))
+      cols = np.unique(np.concatenate([top[k][r] for k in ("combined", "phonetic", "visual")]))
       cols = cols[cols >= 0]
-      pairs[i, :len(cols)] = cols
-      pair_scores[i, :len(cols)] = np.stack([m[r, cols] for m in all_scores], axis=1)
-    if progress:
-      progress(stop - start)
+      block_pairs[r, :len(cols)] = cols
+      block_scores[r, :len(cols)] = np.stack([m[r, cols] for m in all_scores], axis=1)
+    return top, block_pairs, block_scores
+
+  # numpy and rapidfuzz release the GIL on whole blocks: threads share the tables
+  # (no copies) and still use every core.
+  starts = range(0, n, block_size)
+  with concurrent.futures.ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+    for start, (top, block_pairs, block_scores) in zip(starts, pool.map(rank_block, starts)):
+      stop = min(n, start + block_size)
+      for name, value in top.items():
+        out[name][start:stop] = value
+      pairs[start:stop] = block_pairs
+      pair_scores[start:stop] = block_scores
+      if progress:
+        progress(stop - start)
   return Ranked(out["combined"], out["error"], out["error_phonetic"], out["error_visual"],
                 out["phonetic"], out["visual"], pairs, pair_scores)
 

@@ -116,7 +116,10 @@ class PhoneticTable:
     ids = self.reading_ids[np.asarray(indices, np.int64)]
     out = self.by_syllable[ids[:, 0]]
     for b in range(1, self.max_readings):
-      np.maximum(out, SECONDARY * self.by_syllable[ids[:, b]], out=out)
+      # Most characters have one or two readings: only the rows with a (b+1)-th.
+      have = np.flatnonzero(ids[:, b] < len(self.by_syllable) - 1)
+      if len(have):
+        out[have] = np.maximum(out[have], SECONDARY * self.by_syllable[ids[have, b]])
     return out
 
 
@@ -198,7 +201,9 @@ class PhoneticBits:
     ids = self.reading_ids[np.asarray(indices, np.int64)]
     out = self.by_syllable[ids[:, 0]]
     for b in range(1, self.max_readings):
-      out = out | self.by_syllable[ids[:, b]]
+      have = np.flatnonzero(ids[:, b] < len(self.by_syllable) - 1)  # as PhoneticTable.rows_of
+      if len(have):
+        out[have] |= self.by_syllable[ids[have, b]]
     first = self.ss[ids[:, :1], self.reading_ids[None, :, 0]]
     out = out | (SAME_TONE_FIRST * ((first & SAME_TONE) > 0))
     return out | (SAME_SYLLABLE_FIRST * ((first & SAME_SYLLABLE) > 0))
