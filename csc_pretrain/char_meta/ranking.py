@@ -45,6 +45,7 @@ saw; pairs come in only through the prior, soft, and through a user's own
 observed confusions (build.py --observed), which come first.
 """
 
+import concurrent.futures
 import dataclasses
 import json
 import math
@@ -324,16 +325,18 @@ class Sample:
   offset: np.ndarray      # [R, M] log sampling weight (-inf for padding)
 
 
-def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=32):
+def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=32, threads=None):
   """Candidate columns of each row: ``must_include[r]`` (the targets), the proposal's
-  ``hard`` best and ``random`` uniform others (seeded per row: deterministic)."""
+  ``hard`` best and ``random`` uniform others (seeded per row: deterministic, whatever
+  the ``block`` size and number of ``threads``)."""
   n = len(tables.chars)
   rows = np.asarray(rows, np.int64)
   width = hard + random + max([len(v) for v in must_include.values()] + [1])
   cols = np.full((len(rows), width), -1, np.int64)
   offset = np.full((len(rows), width), -np.inf, np.float32)
   x = np.zeros((len(rows), width, len(FEATURES)), np.float32)
-  for start in range(0, len(rows), block):
+
+  def sample_block(start):
     part = rows[start:start + block]
     raw = measures(tables, part)
     feats = np.stack([v for _, v in features(tables, part, raw)], axis=-1)  # prior's: 0
@@ -350,12 +353,16 @@ def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=3
       rng = np.random.default_rng(seed * 1_000_003 + int(ord(tables.chars[r])))
       drawn = np.sort(rng.choice(rest, size=min(random, len(rest)), replace=False))
       chosen = np.array(forced + top + drawn.tolist(), np.int64)
-      i = start + k
+      i = start + k  # each block writes only its own rows
       cols[i, :len(chosen)] = chosen
       offset[i, :len(forced) + len(top)] = 0.0
       if len(drawn):
         offset[i, len(forced) + len(top):len(chosen)] = math.log(len(rest) / len(drawn))
       x[i, :len(chosen), :len(BASE_FEATURES)] = feats[k, chosen]
+
+  # numpy releases the GIL on whole blocks (as build.rank_all).
+  with concurrent.futures.ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+    list(pool.map(sample_block, range(0, len(rows), block)))
   return Sample(rows, cols, x, offset)
 
 
@@ -414,7 +421,7 @@ def target_matrix(sample_, pair_counts):
   return out
 
 
-def ranks(tables, pair_counts, scorers, block=64):
+def ranks(tables, pair_counts, scorers, block=64, threads=None):
   """0-based rank of every (row, col) of ``pair_counts`` among all other characters
   of its row (ties by column index), under each of ``scorers``
   {name: fn(rows, raw measures) -> [b, N] scores}: {name: {(row, col): rank}}."""
@@ -423,17 +430,26 @@ def ranks(tables, pair_counts, scorers, block=64):
     by_row.setdefault(r, []).append(c)
   rows = np.array(sorted(by_row), np.int64)
   n = len(tables.chars)
-  out = {name: {} for name in scorers}
-  for start in range(0, len(rows), block):
+
+  def rank_block(start):
     part = rows[start:start + block]
     raw = measures(tables, part)
+    found = {name: {} for name in scorers}
     for name, fn in scorers.items():
       s = np.asarray(fn(part, raw), np.float64).copy()
       s[np.arange(len(part)), part] = -np.inf
       for k, r in enumerate(part):
         for c in by_row[int(r)]:
           t = s[k, c]
-          out[name][(int(r), c)] = int((s[k] > t).sum() + ((s[k] == t) & (np.arange(n) < c)).sum())
+          found[name][(int(r), c)] = int((s[k] > t).sum()
+                                         + ((s[k] == t) & (np.arange(n) < c)).sum())
+    return found
+
+  out = {name: {} for name in scorers}
+  with concurrent.futures.ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+    for found in pool.map(rank_block, range(0, len(rows), block)):
+      for name in scorers:
+        out[name].update(found[name])
   return out
 
 
