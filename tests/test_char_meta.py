@@ -168,6 +168,30 @@ def test_scores_file_lists_every_kept_pair(sample_dir):
   assert all((c, x) in rows for c, xs in sets.items() for x in xs)
 
 
+def test_scores_file_is_read_a_row_at_a_time(sample_dir, tmp_path):
+  path = sample_dir / "run" / "confusion_scores.tsv"
+  lines = path.read_text(encoding="utf-8").splitlines()
+  header = lines[0].split("\t")
+  expected = {tuple(f[:2]): f for f in (l.split("\t") for l in lines[1:])}
+  scores = formats.ScoresFile(str(path))
+  for (char, cand), fields in list(expected.items())[::97]:
+    got = scores.pair(char, cand)
+    assert got == {name: float(fields[header.index(name)]) for name in similarity.SCORE_NAMES}
+  assert scores.pair("在", "丁") is None and scores.row("\u9fa5") == {}
+  broken = tmp_path / "confusion_scores.tsv"
+  rows = [l for l in lines[1:] if l.startswith("在\t")]
+  number = lines.index(rows[1]) + 1
+  lines[number - 1] = "\t".join(rows[1].split("\t")[:2] + ["x"] * len(similarity.SCORE_NAMES))
+  broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+  scores = formats.ScoresFile(str(broken))
+  assert scores.pair("清", "请") is not None  # other rows still read
+  with pytest.raises(InputError, match=rf"confusion_scores.tsv:{number}: expected char, "):
+    scores.row("在")
+  (tmp_path / "bad.tsv").write_text("a\tb\n", encoding="utf-8")
+  with pytest.raises(InputError, match=r"bad.tsv:1: not a confusion_scores.tsv header"):
+    formats.ScoresFile(str(tmp_path / "bad.tsv"))
+
+
 def test_same_inputs_give_byte_identical_files(sample_dir):
   charset = sample_dir / "charset.txt"
   build.build(str(sample_dir / "again"), top_k=20, charset=str(charset), block_size=97,

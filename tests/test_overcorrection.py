@@ -50,6 +50,9 @@ class FixedSimilarity:
   def visual(self, a, b):
     return 0.0
 
+  def pair(self, a, b):
+    return None
+
   def log_freq_ratio(self, original, candidate):
     return 0.0
 
@@ -206,6 +209,33 @@ def test_the_fit_recovers_a_boundary():
   crossing = min((abs(z(p / 1000, "丁")), p / 1000) for p in range(10, 990))[1]
   assert crossing == pytest.approx(0.25, abs=0.03)
   assert z(0.1, "丁") < 0 < z(0.4, "丁") and z(0.1, "己") > 0 > z(0.45, "乙")
+
+
+def test_decoder_reads_glyph_shape_and_channel_from_char_meta_and_old_files_decide_as_before(
+    tmp_path):
+  from csc_pretrain.char_meta import build as char_meta_build
+  charset = tmp_path / "charset.txt"
+  charset.write_text("未末味妹在再载仔做作坐田由甲申电", encoding="utf-8")
+  char_meta_build.build(str(tmp_path / "cm"), top_k=8, charset=str(charset), progress_bar=False)
+  similarity = decoder.CharSimilarity(str(tmp_path / "cm"))
+  header, *lines = (tmp_path / "cm" / "confusion_scores.tsv").read_text(
+      encoding="utf-8").splitlines()
+  row = next(dict(zip(header.split("\t"), l.split("\t"))) for l in lines
+             if l.startswith("未\t末\t"))
+  glyph, shape, combined = (float(row[k]) for k in ("glyph", "visual", "combined"))
+  x = dict(zip(decoder.FEATURES, decoder.features(0.4, 0.2, 0, "未", "末", similarity)))
+  assert x["glyph"] == glyph > 0.9 and x["shape"] == shape
+  assert x["log_confusion"] == pytest.approx(math.log(combined))
+  # A candidate char_meta did not keep: no shape, no channel.
+  x = dict(zip(decoder.FEATURES, decoder.features(0.4, 0.2, 0, "未", "电", similarity)))
+  assert x["glyph"] == x["shape"] == 0.0 and x["log_confusion"] == decoder.LOG_FLOOR
+  # thresholds.json from before these features: the same z whatever they hold.
+  old = decoder.Fitted.from_dict({"weights": {"prob": 3.0, "own_prob": -2.0, "visual": 1.0},
+                                  "bias": -1.0})
+  with_scores = decoder.features(0.4, 0.2, 0, "未", "末", similarity)
+  without = decoder.features(0.4, 0.2, 0, "未", "末", FixedSimilarity())
+  assert old.z(with_scores, "未") == pytest.approx(-1.0 + 3.0 * 0.4 - 2.0 * 0.2 + with_scores[6])
+  assert old.z(without, "未") == pytest.approx(-1.0 + 3.0 * 0.4 - 2.0 * 0.2)
 
 
 def test_per_character_adjustments_make_over_corrected_characters_stricter():

@@ -204,6 +204,70 @@ def read_confusion_sets(path, keep=None):
   return out
 
 
+class ScoresFile:
+  """confusion_scores.tsv, read a row character at a time.
+
+  The file lists every pair the confusion tables kept (2.4M lines for all
+  20,951 characters, 150 MB), so it is not loaded whole: one pass over the bytes
+  finds where each character's lines are (they are contiguous), and ``row``
+  parses one character's lines on first use.
+  """
+
+  def __init__(self, path):
+    self.path = path
+    self._rows = {}
+    self._cache = {}
+    try:
+      f = open(path, "rb")
+    except FileNotFoundError:
+      raise InputError(path, 0, "no such file (is the directory a char_meta output?)") from None
+    with f:
+      header = f.readline().decode("utf-8", "replace").rstrip("\n").split("\t")
+      if header[:2] != ["char", "candidate"] or "combined" not in header:
+        raise InputError(path, 1, "not a confusion_scores.tsv header (char, candidate, ...)")
+      self.columns = header[2:-1] if header[-1] == "sets" else header[2:]
+      offset, number = f.tell(), 1
+      current = start = first = None  # the row being passed, its byte offset and line
+      for line in f:
+        number += 1
+        char = line.split(b"\t", 1)[0]
+        if char != current:
+          if current is not None:
+            self._rows[current] = (start, offset, first)
+          current, start, first = char, offset, number
+        offset += len(line)
+      if current is not None:
+        self._rows[current] = (start, offset, first)
+
+  def row(self, char):
+    """{candidate: {column: float}} of ``char``'s kept pairs ({} when it has none)."""
+    if char in self._cache:
+      return self._cache[char]
+    out = {}
+    where = self._rows.get(char.encode("utf-8"))
+    if where is not None:
+      start, end, number = where
+      with open(self.path, "rb") as f:
+        f.seek(start)
+        chunk = f.read(end - start)
+      for k, line in enumerate(chunk.splitlines()):
+        fields = line.decode("utf-8", "replace").split("\t")
+        try:
+          values = [float(v) for v in fields[2:2 + len(self.columns)]]
+        except ValueError:
+          values = []
+        if len(fields) < 2 + len(self.columns) or len(values) != len(self.columns):
+          raise InputError(self.path, number + k, f"expected char, candidate and "
+                           f"{len(self.columns)} numbers ({', '.join(self.columns)})")
+        out[fields[1]] = dict(zip(self.columns, values))
+    self._cache[char] = out
+    return out
+
+  def pair(self, char, candidate):
+    """{column: float} of one kept pair, or None."""
+    return self.row(char).get(candidate)
+
+
 def read_char_meta_extra(path, columns=("char",)):
   """Yields ``(line_number, {column: value})`` for the rows of char_meta_extra.tsv.
 

