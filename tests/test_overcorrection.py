@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import pytest
 
-from csc_pretrain.correct import decoder, tune
+from csc_pretrain.correct import decoder, metrics, tune
 from csc_pretrain.correct.constraints import Constraints, read_lexicon, read_protect
 from csc_pretrain.correct.corrector import Candidates, Corrector, Thresholds
 from csc_pretrain.io_utils import InputError
@@ -62,7 +62,7 @@ class TableCorrector:
   hand-made Candidates: ``model`` maps a text to its Candidates."""
   decide = Corrector.decide
   correct = Corrector.correct
-  _second_pass = Corrector._second_pass
+  read_again = Corrector.read_again
 
   def __init__(self, model=None, thresholds=None, constraints=None, second_pass=False,
                similarity=None):
@@ -121,6 +121,43 @@ def test_calibration_keeps_the_false_positive_rate_within_the_budget():
     assert th.calibration["max_fpr"] == budget and result.inside["threshold"]
   tight = tune.calibrate(corrector, dev, max_fpr=0.1)
   assert tight.chosen["threshold"]["recall"] < loose.chosen["threshold"]["recall"]
+
+
+def test_calibration_with_the_second_pass_checks_the_chosen_point():
+  # On clean text a spurious edit, once made, makes its neighbour look wrong too: the
+  # second pass doubles the changes, so the first pass's choice breaks the budget.
+  rng = random.Random(5)
+  pool = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥"
+  model, clean, triples = {}, [], []
+  for i in range(30):
+    text = "".join(rng.sample(pool, 6))
+    spot = rng.randrange(1, 5)
+    model[text] = candidates(text, {spot: (0.1, [("误", rng.uniform(0.0, 0.8))])})
+    fixed = text[:spot] + "误" + text[spot + 1:]
+    model[fixed] = candidates(fixed, {spot + 1: (0.05, [("错", 0.95)])})
+    clean.append(text)
+    correct = "".join(rng.sample(pool, 6))
+    wrong = correct[:spot] + "错" + correct[spot + 1:]
+    model[wrong] = candidates(wrong, {spot: (0.1, [(correct[spot], rng.uniform(0.2, 1.0))])})
+    triples.append((str(i), wrong, correct))
+  corrector = TableCorrector(model, second_pass=True)
+  dev = tune.DevData.read(corrector, triples, clean)
+  budget = 50.0  # changed characters per 1,000: 9 of the 180 clean ones
+  first, ok = tune.pick(tune.threshold_points(corrector, dev), max_changes_per_1000=budget)
+  assert ok and first["changes_per_1000"] > budget / 2  # so the second pass breaks it
+
+  def changes_with_second_pass(th):
+    out = TableCorrector(model, thresholds=th, second_pass=True).correct(clean)
+    return metrics.overcorrection(clean, [r["corrected"] for r in out])[
+        "changed_per_1000_characters"]
+
+  assert changes_with_second_pass(tune.rule(first)) > budget
+  result = tune.calibrate(corrector, dev, max_changes_per_1000=budget)
+  chosen = result.chosen["threshold"]
+  assert result.inside["threshold"] and chosen["second_pass"]
+  assert changes_with_second_pass(result.thresholds) == chosen["changes_per_1000"] <= budget
+  assert 0 < chosen["recall"] <= first["recall"]
+  assert ", with the second pass" in tune.report(result)
 
 
 def test_pick_and_frontier_by_hand():

@@ -276,21 +276,23 @@ class Corrector:
     results = [dict(zip(("text", "corrected", "edits"), (c.text,) + self.decide(c, frozen=f)))
                for c, f in zip(cands, frozen)]
     if self.second_pass:
-      self._second_pass(results, frozen)
+      self.read_again(results, frozen)
     return results
 
-  def _second_pass(self, results, frozen):
+  def read_again(self, results, frozen, thresholds=None, candidates=None):
     """Reads the corrected sentences again and keeps a new edit only right next to
     a first-round one: a two-character error whose second half only shows once the
-    first is fixed, without opening the whole sentence again."""
+    first is fixed, without opening the whole sentence again. ``thresholds`` and
+    ``candidates`` (texts -> Candidates) default to the corrector's own."""
     redo = [i for i, r in enumerate(results) if r["edits"]]
-    for i, cands in zip(redo, self.candidates([results[i]["corrected"] for i in redo])):
+    read = candidates or self.candidates
+    for i, cands in zip(redo, read([results[i]["corrected"] for i in redo])):
       result = results[i]
       first = {e["pos"] for e in result["edits"]}
       near = {p + d for p in first for d in (-1, 1)} - first
       # Only the neighbours may change; everything else is frozen for this round.
       still = (set(range(len(result["text"]))) - near) | frozen[i]
-      _, more = self.decide(cands, frozen=still)
+      _, more = self.decide(cands, thresholds, frozen=still)
       if not more:
         continue
       chars = list(result["corrected"])
