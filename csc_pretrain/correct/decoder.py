@@ -13,12 +13,12 @@ fitted     FASPell's confidence-similarity decoder with the boundary fitted, not
            c's rank, c's phonetic and visual similarity to o from char_meta (the
            rendered-glyph and IDS scores of confusion_scores.tsv, and the rank in
            the look-alike table), char_meta's P(correct = c | wrong = o) (the
-           noisy channel: real errors come first), and their frequency ratio. ``fit`` learns w and bias by L2-regularised
-           logistic regression on dev pairs (a candidate is positive when it is
-           the gold correction), with clean sentences as extra negatives; then,
-           in the same fit, a per-character ``adjust[o] <= 0`` for characters whose
-           candidates it accepts on correct text (的/地/得 and the like): stricter,
-           never looser. ``offset`` is what calibration (tune.py) moves along the
+           noisy channel: real errors come first), and their frequency ratio.
+           ``fit`` learns w and bias by L2-regularised logistic regression on
+           dev pairs (a candidate is positive when it is the gold correction),
+           with clean sentences as extra negatives; then, in the same fit, a
+           per-character ``adjust[o] <= 0`` for characters whose candidates it
+           accepts on correct text (的/地/得 and the like): stricter, never looser. ``offset`` is what calibration (tune.py) moves along the
            recall / false-positive curve; 0 is the logistic's even odds.
 
 With constraints (constraints.py), no position inside a protected term or an
