@@ -206,14 +206,15 @@ def stub_predict(corrector, shapes):
   successor[chinese] = np.roll(chinese, -1)
   unk = corrector.tokenizer.vocab["[UNK]"]
 
-  def predict(ids, mask, targets, k):
+  def predict(ids, mask, targets, k, extra):
     ids = np.asarray(ids)
     shapes.append((ids.shape, np.asarray(mask).sum(axis=1).max()))
     at = ids.reshape(-1)[np.asarray(targets)]
     top_i = np.full(at.shape + (int(k),), unk, np.int32)
     top_i[:, 1] = successor[at]
     top_p = np.ones(at.shape + (int(k),), np.float32)
-    return np.zeros(at.shape, np.float32), top_p, top_i
+    return (np.zeros(at.shape, np.float32), top_p, top_i,
+            np.zeros(np.asarray(extra).shape, np.float32))
 
   return predict, {vocab[i]: vocab[j] for i, j in zip(chinese, np.roll(chinese, -1))}
 

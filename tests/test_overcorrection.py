@@ -343,6 +343,40 @@ def test_lexicon_refuses_breaking_and_favours_making_a_word(tmp_path):
   assert constraints.makes_word("布罗芬", 1, "洛") and not constraints.makes_word("布罗芬", 1, "落")
 
 
+def test_lexicon_words_the_model_ranks_below_top_k_still_compete(tmp_path):
+  lexicon = tmp_path / "lexicon.txt"
+  lexicon.write_text("阿莫西林\n布洛芬\n", encoding="utf-8")
+  constraints = Constraints([], read_lexicon(str(lexicon)))
+  assert constraints.word_makers("服阿末西林", 2) == ["莫"]
+  assert constraints.word_makers("布罗芬", 1) == ["洛"] and constraints.word_makers("布洛芬", 1) == []
+  th = Thresholds(min_prob=0.3, margin=0.1, top_k=2)
+  # 莫 is the model's third guess: outside top_k 2, but it completes 阿莫西林.
+  making = candidates("服阿末西林", {2: (0.05, [("沫", 0.5), ("抹", 0.25)])})
+  assert TableCorrector(thresholds=th, constraints=constraints).decide(making)[0] == "服阿沫西林"
+  making.extra_chars = [[] for _ in making.text]
+  making.extra_probs = [[] for _ in making.text]
+  making.extra_chars[2], making.extra_probs[2] = ["莫"], [0.2]
+  assert TableCorrector(thresholds=th, constraints=constraints).decide(making)[0] == "服阿莫西林"
+  assert TableCorrector(thresholds=th).decide(making)[0] == "服阿沫西林"  # no lexicon: ignored
+
+
+def test_the_model_is_asked_for_lexicon_making_characters_outside_its_top_k(model_dir, tmp_path):
+  lexicon = tmp_path / "lexicon.txt"
+  lexicon.write_text("患者复查\n", encoding="utf-8")
+  constraints = Constraints([], read_lexicon(str(lexicon)))
+  text = "患者夏查血压"  # 夏 -> 复 makes 患者复查
+  with_lexicon = Corrector(str(model_dir / "model"), constraints=constraints,
+                           thresholds=Thresholds(top_k=1))
+  [cands] = with_lexicon.candidates([text], top_k=1)
+  assert cands.extra_chars[2] == ["复"] and cands.extra_chars[0] == []
+  everything = Corrector(str(model_dir / "model"))
+  vocab_size = len(everything.tokenizer.vocab)
+  [full] = everything.candidates([text], top_k=vocab_size)
+  prob = dict(zip(full.top_chars[2], full.top_probs[2]))["复"]
+  assert cands.extra_probs[2][0] == pytest.approx(prob, rel=1e-5)
+  assert cands.top_chars[2] == full.top_chars[2][:1]
+
+
 @pytest.mark.parametrize("reader,text,line,message", [
     (read_protect, "阿莫西林\nre:[A-Z\n", 2, "bad regular expression"),
     (read_protect, "# codes\nre:\\d*\n", 2, "matches the empty string"),

@@ -82,6 +82,12 @@ class Constraints:
 
   def __post_init__(self):
     self._lengths = sorted({len(w) for w in self.lexicon})
+    # Each word with one character blanked -> the characters that fill the blank:
+    # what may be put at a position to make a word, without trying every character.
+    self._holes = {}
+    for word in self.lexicon:
+      for k in range(len(word)):
+        self._holes.setdefault(word[:k] + "\0" + word[k + 1:], set()).add(word[k])
 
   @classmethod
   def from_files(cls, protect_path=None, lexicon_path=None):
@@ -102,6 +108,16 @@ class Constraints:
         if text[start:start + n] in self.lexicon:
           out.update(range(start, start + n))
     return out
+
+  def word_makers(self, text, pos):
+    """The characters other than ``text[pos]`` that, put at ``pos``, create a
+    lexicon word covering ``pos`` (sorted)."""
+    out = set()
+    for n in self._lengths:
+      for start in range(max(0, pos - n + 1), min(pos, len(text) - n) + 1):
+        out |= self._holes.get(text[start:pos] + "\0" + text[pos + 1:start + n], set())
+    out.discard(text[pos])
+    return sorted(out)
 
   def makes_word(self, text, pos, candidate):
     """Whether putting ``candidate`` at ``pos`` creates a lexicon word covering ``pos``."""

@@ -120,6 +120,10 @@ class Candidates:
   own_prob: np.ndarray
   top_chars: list      # [[c1..ck], ...] per position
   top_probs: np.ndarray
+  # With a lexicon: per position, the allowed characters outside the top-k that
+  # would make a lexicon word there, and the model's probabilities of them.
+  extra_chars: list = dataclasses.field(default_factory=list)
+  extra_probs: list = dataclasses.field(default_factory=list)
 
 
 class Corrector:
@@ -157,11 +161,13 @@ class Corrector:
     # One trace for every batch shape: each distinct length would retrace otherwise.
     self._predict = tf.function(self._forward, input_signature=[
         tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
-        tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)])
+        tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([None, None], tf.int32)])
 
-  def _forward(self, ids, mask, targets, k):
-    """(own probability [N], top-k probabilities [N, k], top-k ids [N, k]) at
-    ``targets``, flat indices into the [B, S] batch. The MLM head (a matmul with
+  def _forward(self, ids, mask, targets, k, extra):
+    """(own probability [N], top-k probabilities [N, k], top-k ids [N, k],
+    probabilities of the ``extra`` ids [N, E]) at ``targets``, flat indices
+    into the [B, S] batch. The MLM head (a matmul with
     the whole vocab) runs only where a character may be replaced, not at
     padding, [CLS]/[SEP] or non-Chinese tokens: with a small encoder it is most
     of the cost."""
@@ -171,7 +177,7 @@ class Corrector:
     probs = tf.nn.softmax(self.model.mlm_logits(flat, targets[None]))[0]
     own = tf.gather(probs, tf.gather(tf.reshape(ids, [-1]), targets), batch_dims=1)
     top_p, top_i = tf.math.top_k(probs, k=k)
-    return own, top_p, top_i
+    return own, top_p, top_i, tf.gather(probs, extra, batch_dims=1)
 
   # --- model side -------------------------------------------------------------------------------
 
@@ -182,7 +188,9 @@ class Corrector:
     inv = self.tokenizer.inv_vocab
     cls_id, sep_id = self.tokenizer.vocab["[CLS]"], self.tokenizer.vocab["[SEP]"]
     per_text = [Candidates(text, [""] * len(text), np.zeros(len(text)), [[] for _ in text],
-                           np.zeros((len(text), k))) for text in texts]
+                           np.zeros((len(text), k)), [[] for _ in text], [[] for _ in text])
+                for text in texts]
+    lexicon = self.constraints is not None and self.constraints.lexicon
     encoded = self.tokenizer.encode([LONE_SURROGATE.sub("\ufffd", t) for t in texts],
                                     offsets=True)  # [(ids, first character of each)]
     targets = []  # per text: the token indices whose prediction may replace a character
@@ -201,6 +209,7 @@ class Corrector:
       ids = np.zeros((len(batch), width), np.int32)
       mask = np.zeros_like(ids)
       flat, where = [], []  # each kept target: its index in ids.flat, (text, character)
+      makers = []  # each kept target: the lexicon-making candidates' ids
       for r, (t, lo, hi, keep_lo, keep_hi) in enumerate(batch):
         ids[r, :hi - lo + 2] = [cls_id] + encoded[t][0][lo:hi] + [sep_id]
         mask[r, :hi - lo + 2] = 1
@@ -209,15 +218,28 @@ class Corrector:
           if wanted[j]:
             flat.append(r * width + j - lo + 1)  # +1: [CLS]
             where.append((t, starts[j]))
-      own, top_p, top_i = (np.asarray(x) for x in self._predict(
-          ids, mask, np.array(flat, np.int32), k))
+            makers.append(self._word_makers(texts[t], starts[j]) if lexicon else [])
+      extra = np.zeros((len(flat), max([len(m) for m in makers] + [1])), np.int32)
+      for n, m in enumerate(makers):
+        extra[n, :len(m)] = m
+      own, top_p, top_i, extra_p = (np.asarray(x) for x in self._predict(
+          ids, mask, np.array(flat, np.int32), k, extra))
       for n, (t, pos) in enumerate(where):
         out = per_text[t]
         out.chars[pos] = texts[t][pos]
         out.own_prob[pos] = own[n]
         out.top_chars[pos] = [inv[i] for i in top_i[n]]
         out.top_probs[pos] = top_p[n]
+        out.extra_chars[pos] = [inv[i] for i in makers[n]]
+        out.extra_probs[pos] = [float(p) for p in extra_p[n, :len(makers[n])]]
     return per_text
+
+  def _word_makers(self, text, pos):
+    """Vocab ids of the allowed characters that would make a lexicon word at ``pos``:
+    the model is asked for them even when they are not among its top k."""
+    vocab = self.tokenizer.vocab
+    return [vocab[c] for c in self.constraints.word_makers(text, pos)
+            if c in vocab and self.allowed(text[pos], c)]
 
   def _windows(self, text, starts):
     """[(lo, hi, keep_lo, keep_hi)]: the model reads tokens [lo, hi) and its

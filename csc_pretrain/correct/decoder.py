@@ -206,6 +206,13 @@ def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=()):
       continue
     k = th.fitted.top_k if th.decoder == "fitted" else th.top_k
     top = list(zip(cands.top_chars[pos][:k], cands.top_probs[pos][:k]))
+    if constraints is not None and constraints.lexicon and cands.extra_chars:
+      # Lexicon-making characters the model ranks below k: they compete too,
+      # in probability order like the rest (the threshold rule stops early).
+      have = {ch for ch, _ in top}
+      top += [(ch, p) for ch, p in zip(cands.extra_chars[pos], cands.extra_probs[pos])
+              if ch not in have]
+      top.sort(key=lambda cp: -cp[1])
     own = float(cands.own_prob[pos])
     if th.decoder == "fitted":
       best = None
