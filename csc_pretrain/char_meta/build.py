@@ -10,7 +10,6 @@ run() takes the CLI's BuildConfig, fit() its FitConfig (refitting the ranking's
 weights on real errors); build() is the same stage with keyword arguments.
 """
 
-import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -380,18 +379,16 @@ def rank_all(tables, weights, top_k, block_size=128, bonus=None, observed=None,
       block_scores[r, :len(cols)] = np.stack([m[r, cols] for m in all_scores], axis=1)
     return top, block_pairs, block_scores
 
-  # numpy and rapidfuzz release the GIL on whole blocks: threads share the tables
-  # (no copies) and still use every core.
   starts = range(0, n, block_size)
-  with concurrent.futures.ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
-    for start, (top, block_pairs, block_scores) in zip(starts, pool.map(rank_block, starts)):
-      stop = min(n, start + block_size)
-      for name, value in top.items():
-        out[name][start:stop] = value
-      pairs[start:stop] = block_pairs
-      pair_scores[start:stop] = block_scores
-      if progress:
-        progress(stop - start)
+  for start, (top, block_pairs, block_scores) in zip(
+      starts, ranking.map_blocks(rank_block, starts, threads)):
+    stop = min(n, start + block_size)
+    for name, value in top.items():
+      out[name][start:stop] = value
+    pairs[start:stop] = block_pairs
+    pair_scores[start:stop] = block_scores
+    if progress:
+      progress(stop - start)
   return Ranked(out["combined"], out["error"], out["error_phonetic"], out["error_visual"],
                 out["phonetic"], out["visual"], pairs, pair_scores)
 

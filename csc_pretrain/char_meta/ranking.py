@@ -206,6 +206,14 @@ class Prior:
     return np.where((cols >= 0)[..., None], out, 0.0)
 
 
+def map_blocks(fn, starts, threads=None):
+  """fn(start) for each block start, on ``threads`` threads (default one per core),
+  results in order. numpy and rapidfuzz release the GIL on whole blocks, so the
+  threads share the tables without copies and still use every core."""
+  with concurrent.futures.ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+    yield from pool.map(fn, starts)
+
+
 def measures(tables, rows):
   """The raw pairwise measures of characters ``rows`` against all, each [len(rows), N]."""
   ids, struct, strokes, visual = tables.visual.take(rows)
@@ -360,9 +368,7 @@ def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=3
         offset[i, len(forced) + len(top):len(chosen)] = math.log(len(rest) / len(drawn))
       x[i, :len(chosen), :len(BASE_FEATURES)] = feats[k, chosen]
 
-  # numpy releases the GIL on whole blocks (as build.rank_all).
-  with concurrent.futures.ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
-    list(pool.map(sample_block, range(0, len(rows), block)))
+  list(map_blocks(sample_block, range(0, len(rows), block), threads))
   return Sample(rows, cols, x, offset)
 
 
@@ -446,10 +452,9 @@ def ranks(tables, pair_counts, scorers, block=64, threads=None):
     return found
 
   out = {name: {} for name in scorers}
-  with concurrent.futures.ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
-    for found in pool.map(rank_block, range(0, len(rows), block)):
-      for name in scorers:
-        out[name].update(found[name])
+  for found in map_blocks(rank_block, range(0, len(rows), block), threads):
+    for name in scorers:
+      out[name].update(found[name])
   return out
 
 

@@ -109,21 +109,19 @@ class Constraints:
           out.update(range(start, start + n))
     return out
 
-  def word_makers(self, text, pos):
-    """The characters other than ``text[pos]`` that, put at ``pos``, create a
-    lexicon word covering ``pos`` (sorted)."""
+  def _fillers(self, text, pos):
+    """Every character that, at ``pos``, completes a lexicon word covering ``pos``."""
     out = set()
     for n in self._lengths:
       for start in range(max(0, pos - n + 1), min(pos, len(text) - n) + 1):
         out |= self._holes.get(text[start:pos] + "\0" + text[pos + 1:start + n], set())
-    out.discard(text[pos])
-    return sorted(out)
+    return out
+
+  def word_makers(self, text, pos):
+    """The characters other than ``text[pos]`` that, put at ``pos``, create a
+    lexicon word covering ``pos`` (sorted)."""
+    return sorted(self._fillers(text, pos) - {text[pos]})
 
   def makes_word(self, text, pos, candidate):
     """Whether putting ``candidate`` at ``pos`` creates a lexicon word covering ``pos``."""
-    for n in self._lengths:
-      for start in range(max(0, pos - n + 1), min(pos, len(text) - n) + 1):
-        word = text[start:pos] + candidate + text[pos + 1:start + n]
-        if word in self.lexicon:
-          return True
-    return False
+    return candidate in self._fillers(text, pos)

@@ -18,8 +18,9 @@ fitted     FASPell's confidence-similarity decoder with the boundary fitted, not
            dev pairs (a candidate is positive when it is the gold correction),
            with clean sentences as extra negatives; then, in the same fit, a
            per-character ``adjust[o] <= 0`` for characters whose candidates it
-           accepts on correct text (的/地/得 and the like): stricter, never looser. ``offset`` is what calibration (tune.py) moves along the
-           recall / false-positive curve; 0 is the logistic's even odds.
+           accepts on correct text (的/地/得 and the like): stricter, never looser.
+           ``offset`` is what calibration (tune.py) moves along the recall /
+           false-positive curve; 0 is the logistic's even odds.
 
 With constraints (constraints.py), no position inside a protected term or an
 existing lexicon word changes, and a candidate that creates a lexicon word is
