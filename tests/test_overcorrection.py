@@ -360,6 +360,35 @@ def test_lexicon_words_the_model_ranks_below_top_k_still_compete(tmp_path):
   assert TableCorrector(thresholds=th).decide(making)[0] == "服阿沫西林"  # no lexicon: ignored
 
 
+def test_the_decoder_is_fitted_on_lexicon_candidates_at_the_rank_it_decides_them(tmp_path):
+  lexicon = tmp_path / "lexicon.txt"
+  lexicon.write_text("阿莫西林\n", encoding="utf-8")
+  constraints = Constraints([], read_lexicon(str(lexicon)))
+  making = candidates("服阿末西林", {2: (0.05, [("沫", 0.5), ("抹", 0.25)])})
+  making.extra_chars = [[] for _ in making.text]
+  making.extra_probs = [[] for _ in making.text]
+  making.extra_chars[2], making.extra_probs[2] = ["莫"], [0.2]
+  rank = decoder.FEATURES.index("rank")
+  prob = decoder.FEATURES.index("prob")
+
+  def rows(constraints):
+    return decoder.training_rows([making], ["服阿莫西林"], 2, lambda o, c: o != c,
+                                 FixedSimilarity(), constraints)
+
+  # The gold 莫 is the model's third guess: a positive row only when the lexicon
+  # brings it in, at rank 2.
+  x, y, _ = rows(None)
+  assert [(r[prob], r[rank]) for r in x] == [(0.5, 0), (0.25, 1)] and list(y) == [0, 0]
+  x, y, _ = rows(constraints)
+  assert [(r[prob], r[rank]) for r in x] == [(0.5, 0), (0.25, 1), (0.2, 2)]
+  assert list(y) == [0, 0, 1]
+  # Deciding scores it from the very same features: z -10 * 0.2 - 0.1 * 2 = -2.2.
+  fitted = decoder.Fitted({"prob": -10.0, "rank": -0.1}, bias=0.0, lexicon_bonus=0.0, top_k=2)
+  found = decoder.proposals(making, Thresholds(decoder="fitted", fitted=fitted),
+                            lambda o, c: o != c, FixedSimilarity(), constraints)
+  assert found == [(2, "莫", 0.2, pytest.approx(-2.2))] and fitted.z(x[2], "末") == pytest.approx(-2.2)
+
+
 def test_the_model_is_asked_for_lexicon_making_characters_outside_its_top_k(model_dir, tmp_path):
   lexicon = tmp_path / "lexicon.txt"
   lexicon.write_text("患者复查\n", encoding="utf-8")

@@ -192,6 +192,19 @@ class Fitted:
 
 # --- deciding -------------------------------------------------------------------------------------
 
+def ranked(cands, pos, k, constraints=None):
+  """The candidates a rule reads at ``pos``, likeliest first, as [(char, prob)]: the
+  model's top ``k`` and, with a lexicon, the lexicon-making characters it ranks
+  lower (Candidates.extra_chars), in probability order like the rest."""
+  top = list(zip(cands.top_chars[pos][:k], cands.top_probs[pos][:k]))
+  if constraints is not None and constraints.lexicon and cands.extra_chars:
+    have = {ch for ch, _ in top}
+    top += [(ch, p) for ch, p in zip(cands.extra_chars[pos], cands.extra_probs[pos])
+            if ch not in have]
+    top.sort(key=lambda cp: -cp[1])
+  return top
+
+
 def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=()):
   """Per position, the best candidate the rule could accept, as
   ``[(pos, candidate, prob, score)]``; positions with none are left out.
@@ -205,15 +218,8 @@ def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=()):
   for pos, original in enumerate(cands.chars):
     if not original or pos in frozen:
       continue
-    k = th.fitted.top_k if th.decoder == "fitted" else th.top_k
-    top = list(zip(cands.top_chars[pos][:k], cands.top_probs[pos][:k]))
-    if constraints is not None and constraints.lexicon and cands.extra_chars:
-      # Lexicon-making characters the model ranks below k: they compete too,
-      # in probability order like the rest (the threshold rule stops early).
-      have = {ch for ch, _ in top}
-      top += [(ch, p) for ch, p in zip(cands.extra_chars[pos], cands.extra_probs[pos])
-              if ch not in have]
-      top.sort(key=lambda cp: -cp[1])
+    top = ranked(cands, pos, th.fitted.top_k if th.decoder == "fitted" else th.top_k,
+                 constraints)
     own = float(cands.own_prob[pos])
     if th.decoder == "fitted":
       best = None
@@ -278,8 +284,9 @@ def decide(cands, th, allowed, similarity=None, constraints=None, frozen=None):
 # --- fitting -------------------------------------------------------------------------------------
 
 def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=None):
-  """Rows for the fit: every allowed candidate among the top ``top_k`` at every
-  position that may change. Returns (X [N, F], y [N] in {0, 1}, originals [N]);
+  """Rows for the fit: every allowed candidate a rule reads (``ranked``: the top
+  ``top_k`` and, with a lexicon, the lexicon-making ones ranked lower, so the
+  fit sees the ranks they are decided at) at every position that may change. Returns (X [N, F], y [N] in {0, 1}, originals [N]);
   y is 1 when the candidate is the target's character there and it differs
   from the input (``targets``: the correct sentence, or the input itself for
   a clean one)."""
@@ -292,8 +299,7 @@ def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=N
         continue
       gold = target[pos] if comparable else original
       own = float(cands.own_prob[pos])
-      for rank, (ch, p) in enumerate(zip(cands.top_chars[pos][:top_k],
-                                         cands.top_probs[pos][:top_k])):
+      for rank, (ch, p) in enumerate(ranked(cands, pos, top_k, constraints)):
         if not allowed(original, ch):
           continue
         xs.append(features(float(p), own, rank, original, ch, similarity))

@@ -31,15 +31,29 @@ TOP_KS = (1, 3, 5, 10)
 OFFSETS = 200  # most offsets swept on the fitted decoder's curve
 
 
+def threshold_settings():
+  """The threshold rule's grid: one setting (a dict of its values) per point."""
+  return [{"min_prob": min_prob, "margin": margin, "top_k": top_k}
+          for top_k, min_prob, margin in itertools.product(TOP_KS, MIN_PROBS, MARGINS)]
+
+
+def rule(setting, fitted=None):
+  """The Thresholds of one setting: the threshold rule's values, or the fitted
+  decoder ``fitted`` at the setting's offset."""
+  if "offset" in setting:
+    return Thresholds(decoder="fitted", fitted=dataclasses.replace(fitted, offset=setting["offset"]))
+  return Thresholds(min_prob=setting["min_prob"], margin=setting["margin"], top_k=setting["top_k"])
+
+
 def tune(corrector, triples, objective="strict_correction"):
   """Best Thresholds by ``objective`` F1 (ties: higher precision, then stricter)."""
   cands = corrector.candidates([w for _, w, _ in triples], top_k=max(TOP_KS))
   best = None
-  for top_k, min_prob, margin in itertools.product(TOP_KS, MIN_PROBS, MARGINS):
-    th = Thresholds(min_prob=min_prob, margin=margin, top_k=top_k)
+  for setting in threshold_settings():
+    th = rule(setting)
     predicted = [corrector.decide(c, th)[0] for c in cands]
     m = metrics.evaluate([(w, c, p) for (_, w, c), p in zip(triples, predicted)])[objective]
-    key = (m["f1"], m["precision"], min_prob, margin, -top_k)
+    key = (m["f1"], m["precision"], th.min_prob, th.margin, -th.top_k)
     if best is None or key > best[0]:
       best = (key, th, m)
   return best[1], best[2]
@@ -159,12 +173,11 @@ class DevData:
 def threshold_points(corrector, dev):
   """The threshold rule's grid as points."""
   points = []
-  for top_k, min_prob, margin in itertools.product(TOP_KS, MIN_PROBS, MARGINS):
-    th = Thresholds(min_prob=min_prob, margin=margin, top_k=top_k)
+  for setting in threshold_settings():
+    th = rule(setting)
     predicted = [corrector.decide(c, th, f)[0] for c, f in zip(dev.dev_cands, dev.dev_frozen)]
     cleaned = [corrector.decide(c, th, f)[0] for c, f in zip(dev.clean_cands, dev.clean_frozen)]
-    points.append(point({"min_prob": min_prob, "margin": margin, "top_k": top_k}, dev.triples,
-                        predicted, dev.clean, cleaned))
+    points.append(point(setting, dev.triples, predicted, dev.clean, cleaned))
   return points
 
 
@@ -209,13 +222,6 @@ def fitted_points(corrector, dev, fitted):
 # --- with the second pass: the chosen point is checked, not assumed -------------------------------
 
 SECOND_PASS_CHECKS = 20  # points re-run with the second pass, best first, before giving up
-
-
-def rule(setting, fitted=None):
-  """The Thresholds of one curve point's ``setting``."""
-  if "offset" in setting:
-    return Thresholds(decoder="fitted", fitted=dataclasses.replace(fitted, offset=setting["offset"]))
-  return Thresholds(min_prob=setting["min_prob"], margin=setting["margin"], top_k=setting["top_k"])
 
 
 def second_pass_point(corrector, dev, setting, fitted=None, cache=None):
@@ -300,8 +306,7 @@ def calibrate(corrector, dev, max_fpr=None, max_changes_per_1000=None, decoder_n
             "dev_pairs": len(dev.triples), "clean_sentences": len(dev.clean),
             "chosen": {name: _json_point(p) for name, p in chosen.items()},
             "within_budget": dict(inside)}
-  th = Thresholds(min_prob=best["min_prob"], margin=best["margin"], top_k=best["top_k"],
-                  decoder=decoder_name, fitted=fitted, calibration=record)
+  th = dataclasses.replace(rule(best), decoder=decoder_name, fitted=fitted, calibration=record)
   return Calibration(th, curves, chosen, inside, fitted)
 
 
