@@ -13,6 +13,12 @@ the median of the per-pair ratios, with their range. The rate is the steady
 state: Google's from Estimator's ``global_step/sec`` log lines, ours from our
 ``examples/s`` log lines, the first window (graph building and compilation)
 left out. Run it on an otherwise idle machine.
+
+The last row is a ceiling measured on the spot: every matrix product of one
+training step (forward, and the two products of each gradient), timed alone
+with TF's own kernels and summed. No fp32 step that runs those products can
+beat it by more than what running two at once gains, whatever else is fused
+or removed; its ratio to Google's says whether a target ratio is reachable.
 """
 
 import argparse
@@ -33,6 +39,7 @@ CONFIG = {"vocab_size": 21128, "hidden_size": 256, "num_hidden_layers": 4, "num_
           "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
           "initializer_range": 0.02}
 BATCH = 32
+SEQ, PREDICTIONS = 128, 20
 
 
 def make_records(tmp):
@@ -62,7 +69,8 @@ def google(records, config, out, steps):
   result = subprocess.run(
       [TF1_PYTHON, "-m", "bert.run_pretraining", f"--input_file={records}", f"--output_dir={out}",
        f"--bert_config_file={config}", "--do_train=True", f"--train_batch_size={BATCH}",
-       "--max_seq_length=128", "--max_predictions_per_seq=20", f"--num_train_steps={steps}",
+       f"--max_seq_length={SEQ}", f"--max_predictions_per_seq={PREDICTIONS}",
+       f"--num_train_steps={steps}",
        "--num_warmup_steps=10", "--learning_rate=1e-4", f"--save_checkpoints_steps={steps}"],
       capture_output=True, text=True, env=env, cwd=ROOT)
   if result.returncode:
@@ -77,13 +85,45 @@ def ours(records, config, out, steps, extra):
   result = subprocess.run(
       [sys.executable, "run_pretraining.py", f"--input_file={records}", f"--output_dir={out}",
        f"--bert_config_file={config}", "--do_train", f"--train_batch_size={BATCH}",
-       "--max_seq_length=128", "--max_predictions_per_seq=20", f"--num_train_steps={steps}",
+       f"--max_seq_length={SEQ}", f"--max_predictions_per_seq={PREDICTIONS}",
+       f"--num_train_steps={steps}",
        "--num_warmup_steps=10", "--learning_rate=1e-4", f"--save_checkpoints_steps={steps}",
        "--log_every_steps=50", "--noprogress_bar"] + extra,
       capture_output=True, text=True, env=env, cwd=ROOT)
   if result.returncode:
     sys.exit("our run_pretraining failed:\n" + result.stderr[-3000:])
   return [float(x) for x in re.findall(r"([0-9.]+) examples/s", result.stderr)], time.time() - t
+
+
+def matmul_floor(repeats=20):
+  """Seconds per training step spent in its matrix products alone, each timed here
+  on its own (median of ``repeats``) with TF's own kernels: the forward products
+  of every layer and the MLM head, and the two products of each one's gradient.
+  A step cannot be faster than this, whatever else is fused or removed."""
+  import tensorflow as tf
+  c, t, m = CONFIG, BATCH * SEQ, BATCH * PREDICTIONS
+  h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+  heads = c["num_attention_heads"]
+  d = h // heads
+  forward = ([(1, t, h, h)] * 4 + [(1, t, h, i), (1, t, i, h)]) * c["num_hidden_layers"] \
+      + [(BATCH * heads, SEQ, d, SEQ), (BATCH * heads, SEQ, SEQ, d)] * c["num_hidden_layers"] \
+      + [(1, m, h, h), (1, m, h, v)]
+  # C = A @ B, A [a, k], B [k, b]: dA = dC @ B^T [a, b] x [b, k], dB = A^T @ dC [k, a] x [a, b].
+  products = [p for (n, a, k, b) in forward for p in ((n, a, k, b), (n, a, b, k), (n, k, a, b))]
+  seconds = {}
+  for shape in sorted(set(products)):
+    n, a, k, b = shape
+    x, y = tf.random.normal([n, a, k]), tf.random.normal([n, k, b])
+    f = tf.function(tf.linalg.matmul, autograph=False)
+    f(x, y).numpy()
+    times = []
+    for _ in range(repeats):
+      start = time.perf_counter()
+      f(x, y).numpy()
+      times.append(time.perf_counter() - start)
+    seconds[shape] = statistics.median(times)
+  flops = sum(2 * n * a * k * b for n, a, k, b in products)
+  return sum(seconds[p] for p in products), flops
 
 
 def main():
@@ -99,6 +139,7 @@ def main():
            "bf16_xla": ["--mixed_precision=bf16", "--jit_compile"]}
   variants = args.variants.split(",")
   runs = {name: [] for name in ["google"] + variants}  # (steady rate, wall seconds) per run
+  floor, flops = matmul_floor()
   with tempfile.TemporaryDirectory() as tmp:
     records, config = make_records(tmp)
     for k in range(args.pairs):
@@ -122,6 +163,12 @@ def main():
     ratio = (f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
              if name != "google" else "1.00x")
     print(f"{label:34s}{statistics.median(rates):12.1f}{ratio:>24s}{wall:9.1f}")
+  ceiling = BATCH / floor
+  print(f"{'matmuls alone (ceiling)':34s}{ceiling:12.1f}"
+        f"{ceiling / statistics.median(google_rates):>23.2f}x{'':9s}")
+  print(f"(ceiling: the step's {flops / 1e9:.0f} GFLOP of matrix products, each timed alone "
+        f"with TF's kernels, take {floor * 1000:.0f} ms ({flops / floor / 1e9:.0f} GFLOP/s): "
+        "the rate if everything else in the step took no time)")
 
 
 if __name__ == "__main__":
