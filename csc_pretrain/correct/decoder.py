@@ -286,10 +286,10 @@ def decide(cands, th, allowed, similarity=None, constraints=None, frozen=None):
 def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=None):
   """Rows for the fit: every allowed candidate a rule reads (``ranked``: the top
   ``top_k`` and, with a lexicon, the lexicon-making ones ranked lower, so the
-  fit sees the ranks they are decided at) at every position that may change. Returns (X [N, F], y [N] in {0, 1}, originals [N]);
-  y is 1 when the candidate is the target's character there and it differs
-  from the input (``targets``: the correct sentence, or the input itself for
-  a clean one)."""
+  fit sees the ranks they are decided at) at every position that may change.
+  Returns (X [N, F], y [N] in {0, 1}, originals [N]); y is 1 when the candidate
+  is the target's character there and it differs from the input (``targets``:
+  the correct sentence, or the input itself for a clean one)."""
   xs, ys, originals = [], [], []
   for cands, target in zip(cands_list, targets):
     frozen = constraints.frozen(cands.text) if constraints is not None else ()

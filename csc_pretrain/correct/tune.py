@@ -41,7 +41,8 @@ def rule(setting, fitted=None):
   """The Thresholds of one setting: the threshold rule's values, or the fitted
   decoder ``fitted`` at the setting's offset."""
   if "offset" in setting:
-    return Thresholds(decoder="fitted", fitted=dataclasses.replace(fitted, offset=setting["offset"]))
+    return Thresholds(decoder="fitted",
+                      fitted=dataclasses.replace(fitted, offset=setting["offset"]))
   return Thresholds(min_prob=setting["min_prob"], margin=setting["margin"], top_k=setting["top_k"])
 
 
