@@ -134,7 +134,8 @@ def step_floor(repeats=20):
   variables = list(model.variables_by_name.values())
   optimizer = optimization.AdamWeightDecay(model.variables_by_name)
   grads = [tf.zeros_like(var) for var in variables]
-  update = tf.function(lambda grads: optimizer.apply(zip(grads, variables), 1e-4))
+  update = tf.function(lambda grads: optimizer.apply(zip(grads, variables), 1e-4),
+                       autograph=False)
   seconds += _median_seconds(lambda g: update(g) or variables[0].numpy(), (grads,), repeats)
   return seconds, sum(2 * n * a * k * b for n, a, k, b in products) / 1e9
 
