@@ -141,7 +141,8 @@ def build_model(args, train_pairs, work, start):
   if not os.path.exists(os.path.join(model, f"model.ckpt-{args.steps}.index")):
     step(f"training a tiny BERT for {args.steps} steps", start)
     train.run(train.RunConfig(bert_config_file=config_path, input_file=records, output_dir=model,
-                              max_seq_length=args.max_seq_length, max_predictions_per_seq=predictions,
+                              max_seq_length=args.max_seq_length,
+                              max_predictions_per_seq=predictions,
                               train_batch_size=32, learning_rate=1e-3,
                               num_train_steps=args.steps, num_warmup_steps=args.steps // 10,
                               save_checkpoints_steps=args.steps, use_nsp=False,

@@ -166,8 +166,9 @@ def main():
         runs[variant].append((statistics.median(rates[1:] or rates), seconds))
       print(f"pair {k + 1}: Google {runs['google'][-1][0]:.1f} ex/s, " + ", ".join(
           f"{v} {runs[v][-1][0]:.1f}" for v in variants), file=sys.stderr, flush=True)
-  print(f"BERT hidden 256, 4 layers, 4 heads, intermediate 1024, vocab 21128, seq 128, "
-        f"batch {BATCH}, {args.steps} steps, {os.cpu_count()} cores, {args.pairs} alternating pairs")
+  print(f"BERT hidden 256, 4 layers, 4 heads, intermediate 1024, vocab 21128, seq {SEQ}, "
+        f"{PREDICTIONS} predictions, batch {BATCH}, {args.steps} steps, {os.cpu_count()} cores, "
+        f"{args.pairs} alternating pairs")
   print(f"{'':34s}{'examples/s':>12s}{'vs Google (range)':>24s}{'wall s':>9s}")
   google_rates = [rate for rate, _ in runs["google"]]
   for name in ["google"] + variants:
@@ -186,6 +187,7 @@ def main():
         f"update, each timed alone with TF's kernels, take "
         f"{statistics.median(seconds for seconds, _ in floors) * 1000:.0f} ms: the rate if "
         "everything else in the step took no time)")
+
 
 if __name__ == "__main__":
   main()
