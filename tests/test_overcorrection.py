@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from csc_pretrain.correct import decoder, metrics, tune
-from csc_pretrain.correct.constraints import Constraints, read_lexicon, read_protect
+from csc_pretrain.correct.constraints import Constraints, Dictionary, read_lexicon, read_protect
 from csc_pretrain.correct.corrector import Candidates, Corrector, Thresholds
 from csc_pretrain.io_utils import InputError
 from tests.helpers import corrupt, request, sentence
@@ -65,8 +65,9 @@ class TableCorrector:
   read_again = Corrector.read_again
 
   def __init__(self, model=None, thresholds=None, constraints=None, second_pass=False,
-               similarity=None):
+               similarity=None, words=()):
     self.model = model or {}
+    self.dictionary = Dictionary(words)
     self.thresholds = thresholds or Thresholds()
     self.constraints = constraints
     self.second_pass = second_pass
@@ -387,6 +388,43 @@ def test_the_decoder_is_fitted_on_lexicon_candidates_at_the_rank_it_decides_them
   found = decoder.proposals(making, Thresholds(decoder="fitted", fitted=fitted),
                             lambda o, c: o != c, FixedSimilarity(), constraints)
   assert found == [(2, "莫", 0.2, pytest.approx(-2.2))] and fitted.z(x[2], "末") == pytest.approx(-2.2)
+
+
+def test_the_dictionary_finds_the_longest_word_covering_a_position():
+  words = Dictionary(["我们", "我们家", "书柜", "倒了", "五个字的词"])  # 5 > max_length 4
+  text = "我们家书贵倒了"
+  assert [words.longest(text, p) for p in range(len(text))] == [3, 3, 3, 0, 0, 2, 2]
+  assert words.longest(text, 4, "柜") == 2 and words.longest(text, 3, "柜") == 0
+  assert words.longest("五个字的词", 2) == 0
+  jieba = Dictionary.jieba()
+  assert jieba.longest("我们", 0) == 2 and jieba.longest("挫折", 1) == 2
+  assert jieba.longest("措折", 1) == 0  # the slip 措 makes no word
+
+
+def test_word_features_let_the_correction_that_makes_a_word_win():
+  """书贵倒了: the model prefers 桂 (0.6) to 柜 (0.3) for 贵, but only 书柜 is a word."""
+  making = candidates("书贵倒了", {1: (0.05, [("桂", 0.6), ("柜", 0.3)])})
+  names = ("own_in_word", "makes_word", "word_gain")
+  x, y, _ = decoder.training_rows([making], ["书柜倒了"], 2, lambda o, c: o != c,
+                                  FixedSimilarity(), dictionary=Dictionary(["书柜", "倒了"]))
+  rows = [{k: r[decoder.FEATURES.index(k)] for k in names} for r in x]
+  assert rows[1] == {"own_in_word": 0.0, "makes_word": 1.0, "word_gain": 2.0}
+  assert rows[0] == {"own_in_word": 0.0, "makes_word": 0.0, "word_gain": 0.0}
+  # 倒 and 了 stand in the word 倒了 and have no allowed candidate: no rows.
+  assert list(y) == [0, 1]
+  # z(桂) = -2 + 0.6 = -1.4, z(柜) = -2 + 0.3 + 3 = 1.3.
+  fitted = decoder.Fitted({"prob": 1.0, "makes_word": 3.0}, bias=-2.0, top_k=2)
+  th = Thresholds(decoder="fitted", fitted=fitted)
+  model = {"书贵倒了": making}
+  assert TableCorrector(model, th, words=["书柜"]).correct(["书贵倒了"])[0]["corrected"] == "书柜倒了"
+  assert TableCorrector(model, th).correct(["书贵倒了"])[0]["corrected"] == "书贵倒了"
+
+
+def test_the_correctors_dictionary_holds_jiebas_words_and_the_lexicons(model_dir):
+  constraints = Constraints([], {"阿莫西林", "一二三四五"})
+  words = Corrector(str(model_dir / "model"), constraints=constraints).dictionary
+  assert words.longest("服阿莫西林", 2) == 4 and words.longest("我们", 1) == 2
+  assert "一二三四五" not in words.words  # longer than the words looked up
 
 
 def test_the_model_is_asked_for_lexicon_making_characters_outside_its_top_k(model_dir, tmp_path):

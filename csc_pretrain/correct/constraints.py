@@ -16,6 +16,7 @@ every edit's ``pos``.
 """
 
 import dataclasses
+import os
 import re
 
 from csc_pretrain.io_utils import InputError, read_lines
@@ -125,3 +126,36 @@ class Constraints:
   def makes_word(self, text, pos, candidate):
     """Whether putting ``candidate`` at ``pos`` creates a lexicon word covering ``pos``."""
     return candidate in self._fillers(text, pos)
+
+
+class Dictionary:
+  """Words of the language, for the fitted decoder's word features: the longest
+  word (2 to ``max_length`` characters) that covers a position. A real slip
+  mostly leaves its character in no word at all while the correction makes one
+  (on SIGHAN 2013: 79 % of wrong characters stand in no word of jieba's
+  dictionary, against 27 % of correct ones); unlike the model, that carries over
+  to text the model never saw."""
+
+  def __init__(self, words, max_length=4):
+    self.max_length = max_length
+    self.words = {w for w in words if 2 <= len(w) <= max_length}
+
+  @classmethod
+  def jieba(cls, max_length=4):
+    """jieba's bundled dictionary (dict.txt: word, count, part of speech a line),
+    all of it: leaving out its rarer words separated errors from correct text no
+    better on the SIGHAN 2014+2015 training pairs."""
+    import jieba
+    with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
+      return cls((line.split(" ", 1)[0] for line in f), max_length)
+
+  def longest(self, text, pos, ch=None):
+    """Length of the longest word covering ``pos`` when ``ch`` (default: the
+    character there) stands at ``pos``; 0 when none does."""
+    if ch is not None:
+      text = text[:pos] + ch + text[pos + 1:]
+    for n in range(self.max_length, 1, -1):
+      for start in range(max(0, pos - n + 1), min(pos, len(text) - n) + 1):
+        if text[start:start + n] in self.words:
+          return n
+    return 0

@@ -149,6 +149,7 @@ class Corrector:
     self.confusions = _load_confusions(confusion_dir) if confusion_dir else None
     self.confusion_dir = confusion_dir
     self._similarity = None
+    self._dictionary = None
     self.constraints = constraints
     self.second_pass = second_pass
     self.thresholds = thresholds or Thresholds()
@@ -281,13 +282,27 @@ class Corrector:
       self._similarity = CharSimilarity(self.confusion_dir)
     return self._similarity
 
+  @property
+  def dictionary(self):
+    """The words the fitted decoder's word features look up (constraints.Dictionary:
+    jieba's dictionary, and the lexicon's words), read on first use."""
+    if self._dictionary is None:
+      from csc_pretrain.correct.constraints import Dictionary
+      self._dictionary = Dictionary.jieba()
+      if self.constraints is not None:
+        self._dictionary.words |= {w for w in self.constraints.lexicon
+                                   if len(w) <= self._dictionary.max_length}
+    return self._dictionary
+
   def decide(self, cands, thresholds=None, frozen=None):
     """(corrected text, edits) for one sentence's candidates; ``frozen`` positions
     (default: the constraints' on this text) stay as they are."""
     from csc_pretrain.correct import decoder
     th = thresholds or self.thresholds
-    similarity = self.similarity if th.decoder == "fitted" else None
-    return decoder.decide(cands, th, self.allowed, similarity, self.constraints, frozen)
+    if th.decoder != "fitted":
+      return decoder.decide(cands, th, self.allowed, None, self.constraints, frozen)
+    return decoder.decide(cands, th, self.allowed, self.similarity, self.constraints, frozen,
+                          self.dictionary)
 
   def correct(self, texts):
     """[{"text", "corrected", "edits": [{"pos", "from", "to", "prob"}]}] for a list of

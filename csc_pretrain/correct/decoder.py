@@ -13,7 +13,10 @@ fitted     FASPell's confidence-similarity decoder with the boundary fitted, not
            c's rank, c's phonetic and visual similarity to o from char_meta (the
            rendered-glyph and IDS scores of confusion_scores.tsv, and the rank in
            the look-alike table), char_meta's P(correct = c | wrong = o) (the
-           noisy channel: real errors come first), and their frequency ratio.
+           noisy channel: real errors come first), their frequency ratio, and
+           words: whether o stands in a word of the dictionary (jieba's, with
+           the lexicon's words) and whether c would. A slip mostly stands in no
+           word and its correction makes one, in text the model never saw too.
            ``fit`` learns w and bias by L2-regularised logistic regression on
            dev pairs (a candidate is positive when it is the gold correction),
            with clean sentences as extra negatives; then, in the same fit, a
@@ -39,7 +42,10 @@ FEATURES = ("prob", "log_prob", "own_prob", "log_own_prob", "rank", "phonetic", 
             # confusion_scores.tsv's: thresholds.json files written before these
             # existed lack them, and a missing weight is 0, so those files still decide
             # as they did.
-            "glyph", "shape", "log_confusion")
+            "glyph", "shape", "log_confusion",
+            # Words (constraints.Dictionary): whether o stands in a word of the
+            # dictionary, whether c would, and how much longer c's word is.
+            "own_in_word", "makes_word", "word_gain")
 # A probability's log is cut here: a top-k list rarely goes lower, and -inf fits nothing.
 LOG_FLOOR = math.log(1e-6)
 LEXICON_RELAX = 0.5
@@ -105,8 +111,9 @@ class CharSimilarity:
                       (self.frequency.get(original, 0) + 1))
 
 
-def features(prob, own_prob, rank, original, candidate, similarity):
-  """The FEATURES vector of one candidate: float [len(FEATURES)]."""
+def features(prob, own_prob, rank, original, candidate, similarity, words=(0, 0)):
+  """The FEATURES vector of one candidate: float [len(FEATURES)]. ``words``: the
+  longest dictionary word covering the position with o, and with c, in place."""
   phon = similarity.phonetic(original, candidate)
   vis = similarity.visual(original, candidate)
   sim = max(phon, vis)
@@ -114,7 +121,8 @@ def features(prob, own_prob, rank, original, candidate, similarity):
   return np.array([prob, _log(prob), own_prob, _log(own_prob), rank, phon, vis, sim,
                    prob * sim, similarity.log_freq_ratio(original, candidate),
                    pair.get("glyph", 0.0), pair.get("visual", 0.0),
-                   _log(pair.get("combined", 0.0))])
+                   _log(pair.get("combined", 0.0)),
+                   float(words[0] > 0), float(words[1] > 0), float(words[1] - words[0])])
 
 
 def _log(p):
@@ -178,6 +186,8 @@ class Fitted:
     lines.append("  (prob, own_prob: the model's probabilities of c and o; similarity:")
     lines.append("   max(phonetic, visual); glyph, shape: rendered-glyph and IDS similarity;")
     lines.append("   log_confusion: log P(correct = c | wrong = o) from char_meta;")
+    lines.append("   own_in_word, makes_word: o stands in a dictionary word, c would make")
+    lines.append("   one; word_gain: that word's length minus o's;")
     lines.append(f"   a lexicon word made: {self.lexicon_bonus:+.1f} to z; "
                  f"top {self.top_k} candidates)")
     if self.char_adjust:
@@ -205,7 +215,7 @@ def ranked(cands, pos, k, constraints=None):
   return top
 
 
-def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=()):
+def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=(), dictionary=None):
   """Per position, the best candidate the rule could accept, as
   ``[(pos, candidate, prob, score)]``; positions with none are left out.
 
@@ -223,10 +233,13 @@ def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=()):
     own = float(cands.own_prob[pos])
     if th.decoder == "fitted":
       best = None
+      own_word = dictionary.longest(text, pos) if dictionary else 0
       for rank, (ch, p) in enumerate(top):
         if not allowed(original, ch):
           continue
-        z = th.fitted.z(features(float(p), own, rank, original, ch, similarity), original)
+        words = (own_word, dictionary.longest(text, pos, ch) if dictionary else 0)
+        z = th.fitted.z(features(float(p), own, rank, original, ch, similarity, words),
+                        original)
         if (constraints is not None and constraints.lexicon
             and constraints.makes_word(text, pos, ch)):
           z += th.fitted.lexicon_bonus
@@ -270,11 +283,11 @@ def apply(text, accepted, with_score=False):
   return "".join(chars), edits
 
 
-def decide(cands, th, allowed, similarity=None, constraints=None, frozen=None):
+def decide(cands, th, allowed, similarity=None, constraints=None, frozen=None, dictionary=None):
   """(corrected text, edits) for one sentence's Candidates under Thresholds ``th``."""
   if frozen is None:
     frozen = constraints.frozen(cands.text) if constraints is not None else ()
-  found = proposals(cands, th, allowed, similarity, constraints, frozen)
+  found = proposals(cands, th, allowed, similarity, constraints, frozen, dictionary)
   fitted = th.decoder == "fitted"
   if fitted:
     found = [f for f in found if f[3] >= th.fitted.offset]
@@ -283,7 +296,8 @@ def decide(cands, th, allowed, similarity=None, constraints=None, frozen=None):
 
 # --- fitting -------------------------------------------------------------------------------------
 
-def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=None):
+def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=None,
+                  dictionary=None):
   """Rows for the fit: every allowed candidate a rule reads (``ranked``: the top
   ``top_k`` and, with a lexicon, the lexicon-making ones ranked lower, so the
   fit sees the ranks they are decided at) at every position that may change.
@@ -299,10 +313,12 @@ def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=N
         continue
       gold = target[pos] if comparable else original
       own = float(cands.own_prob[pos])
+      own_word = dictionary.longest(cands.text, pos) if dictionary else 0
       for rank, (ch, p) in enumerate(ranked(cands, pos, top_k, constraints)):
         if not allowed(original, ch):
           continue
-        xs.append(features(float(p), own, rank, original, ch, similarity))
+        words = (own_word, dictionary.longest(cands.text, pos, ch) if dictionary else 0)
+        xs.append(features(float(p), own, rank, original, ch, similarity, words))
         ys.append(float(ch == gold and gold != original))
         originals.append(original)
   x = np.array(xs, dtype=np.float64).reshape(-1, len(FEATURES))

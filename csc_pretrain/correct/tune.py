@@ -188,7 +188,7 @@ def fit_decoder(corrector, dev, top_k=max(TOP_KS), per_char=True):
   targets = [c for _, _, c in dev.triples] + dev.clean
   x, y, originals = decoder.training_rows(dev.dev_cands + dev.clean_cands, targets, top_k,
                                           corrector.allowed, corrector.similarity,
-                                          corrector.constraints)
+                                          corrector.constraints, corrector.dictionary)
   return decoder.fit(x, y, originals, per_char=per_char, top_k=top_k)
 
 
@@ -199,7 +199,8 @@ def fitted_points(corrector, dev, fitted):
 
   def scored(cands_list, frozen_list):
     return [decoder.proposals(c, th, corrector.allowed, corrector.similarity,
-                              corrector.constraints, f) for c, f in zip(cands_list, frozen_list)]
+                              corrector.constraints, f, corrector.dictionary)
+            for c, f in zip(cands_list, frozen_list)]
 
   dev_props = scored(dev.dev_cands, dev.dev_frozen)
   clean_props = scored(dev.clean_cands, dev.clean_frozen)
