@@ -390,26 +390,29 @@ def test_the_decoder_is_fitted_on_lexicon_candidates_at_the_rank_it_decides_them
   assert found == [(2, "莫", 0.2, pytest.approx(-2.2))] and fitted.z(x[2], "末") == pytest.approx(-2.2)
 
 
-def test_the_dictionary_finds_the_longest_word_covering_a_position():
-  words = Dictionary(["我们", "我们家", "书柜", "倒了", "五个字的词"])  # 5 > max_length 4
+def test_the_dictionary_finds_the_words_covering_a_position():
+  words = Dictionary({"我们": 50, "我们家": 2, "书柜": 7, "倒了": 3, "五个字的词": 9})
   text = "我们家书贵倒了"
-  assert [words.longest(text, p) for p in range(len(text))] == [3, 3, 3, 0, 0, 2, 2]
-  assert words.longest(text, 4, "柜") == 2 and words.longest(text, 3, "柜") == 0
-  assert words.longest("五个字的词", 2) == 0
+  assert [words.covering(text, p) for p in range(len(text))] == [
+      (3, 50), (3, 50), (3, 2), (0, 0), (0, 0), (2, 3), (2, 3)]
+  assert words.covering(text, 4, "柜") == (2, 7) and words.covering(text, 3, "柜") == (0, 0)
+  assert words.covering("五个字的词", 2) == (0, 0)  # longer than max_length 4
   jieba = Dictionary.jieba()
-  assert jieba.longest("我们", 0) == 2 and jieba.longest("挫折", 1) == 2
-  assert jieba.longest("措折", 1) == 0  # the slip 措 makes no word
+  assert jieba.covering("挫折", 1)[0] == 2 and jieba.covering("措折", 1) == (0, 0)  # a slip
+  assert jieba.covering("我们", 0)[1] > jieba.covering("挫折", 0)[1] > 0
 
 
 def test_word_features_let_the_correction_that_makes_a_word_win():
   """书贵倒了: the model prefers 桂 (0.6) to 柜 (0.3) for 贵, but only 书柜 is a word."""
   making = candidates("书贵倒了", {1: (0.05, [("桂", 0.6), ("柜", 0.3)])})
-  names = ("own_in_word", "makes_word", "word_gain")
+  names = ("own_in_word", "makes_word", "word_gain", "word_count_gain")
   x, y, _ = decoder.training_rows([making], ["书柜倒了"], 2, lambda o, c: o != c,
-                                  FixedSimilarity(), dictionary=Dictionary(["书柜", "倒了"]))
+                                  FixedSimilarity(),
+                                  dictionary=Dictionary({"书柜": 99, "倒了": 9}))
   rows = [{k: r[decoder.FEATURES.index(k)] for k in names} for r in x]
-  assert rows[1] == {"own_in_word": 0.0, "makes_word": 1.0, "word_gain": 2.0}
-  assert rows[0] == {"own_in_word": 0.0, "makes_word": 0.0, "word_gain": 0.0}
+  assert rows[1] == {"own_in_word": 0.0, "makes_word": 1.0, "word_gain": 2.0,
+                     "word_count_gain": 2.0}  # log10(1 + 99) - log10(1 + 0)
+  assert rows[0] == dict.fromkeys(names, 0.0)
   # 倒 and 了 stand in the word 倒了 and have no allowed candidate: no rows.
   assert list(y) == [0, 1]
   # z(桂) = -2 + 0.6 = -1.4, z(柜) = -2 + 0.3 + 3 = 1.3.
@@ -421,10 +424,11 @@ def test_word_features_let_the_correction_that_makes_a_word_win():
 
 
 def test_the_correctors_dictionary_holds_jiebas_words_and_the_lexicons(model_dir):
-  constraints = Constraints([], {"阿莫西林", "一二三四五"})
+  constraints = Constraints([], {"定期复查", "一二三四五"})
   words = Corrector(str(model_dir / "model"), constraints=constraints).dictionary
-  assert words.longest("服阿莫西林", 2) == 4 and words.longest("我们", 1) == 2
-  assert "一二三四五" not in words.words  # longer than the words looked up
+  # 复查 is jieba's (265 times), 定期复查 only the lexicon's (count 1).
+  assert words.covering("请定期复查", 3) == (4, 265) and words.covering("我们", 1)[0] == 2
+  assert "一二三四五" not in words.counts  # longer than the words looked up
 
 
 def test_the_model_is_asked_for_lexicon_making_characters_outside_its_top_k(model_dir, tmp_path):

@@ -129,16 +129,18 @@ class Constraints:
 
 
 class Dictionary:
-  """Words of the language, for the fitted decoder's word features: the longest
-  word (2 to ``max_length`` characters) that covers a position. A real slip
-  mostly leaves its character in no word at all while the correction makes one
-  (on SIGHAN 2013: 79 % of wrong characters stand in no word of jieba's
-  dictionary, against 27 % of correct ones); unlike the model, that carries over
-  to text the model never saw."""
+  """Words of the language and how common they are, for the fitted decoder's word
+  features: the words (2 to ``max_length`` characters) that cover a position. A
+  real slip mostly leaves its character in no word at all while the correction
+  makes one (on SIGHAN 2013: 79 % of wrong characters stand in no word of jieba's
+  dictionary, against 27 % of correct ones); unlike the model's confidence, that
+  carries over to text the model never saw."""
 
   def __init__(self, words, max_length=4):
+    """``words``: {word: count}, or words (count 1 each)."""
     self.max_length = max_length
-    self.words = {w for w in words if 2 <= len(w) <= max_length}
+    counts = words if isinstance(words, dict) else dict.fromkeys(words, 1)
+    self.counts = {w: c for w, c in counts.items() if 2 <= len(w) <= max_length}
 
   @classmethod
   def jieba(cls, max_length=4):
@@ -146,16 +148,28 @@ class Dictionary:
     all of it: leaving out its rarer words separated errors from correct text no
     better on the SIGHAN 2014+2015 training pairs."""
     import jieba
+    counts = {}
     with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
-      return cls((line.split(" ", 1)[0] for line in f), max_length)
+      for line in f:
+        word, count = line.split(" ")[:2]
+        counts[word] = int(count)
+    return cls(counts, max_length)
 
-  def longest(self, text, pos, ch=None):
-    """Length of the longest word covering ``pos`` when ``ch`` (default: the
-    character there) stands at ``pos``; 0 when none does."""
+  def add(self, words):
+    """Adds ``words`` (a lexicon's) that it lacks, with count 1."""
+    for w in words:
+      if 2 <= len(w) <= self.max_length:
+        self.counts.setdefault(w, 1)
+
+  def covering(self, text, pos, ch=None):
+    """(length of the longest word, largest count of any word) covering ``pos`` when
+    ``ch`` (default: the character there) stands at ``pos``; (0, 0) when none does."""
     if ch is not None:
       text = text[:pos] + ch + text[pos + 1:]
-    for n in range(self.max_length, 1, -1):
+    length = count = 0
+    for n in range(2, self.max_length + 1):
       for start in range(max(0, pos - n + 1), min(pos, len(text) - n) + 1):
-        if text[start:start + n] in self.words:
-          return n
-    return 0
+        c = self.counts.get(text[start:start + n])
+        if c is not None:
+          length, count = n, max(count, c)
+    return length, count

@@ -290,8 +290,7 @@ class Corrector:
       from csc_pretrain.correct.constraints import Dictionary
       self._dictionary = Dictionary.jieba()
       if self.constraints is not None:
-        self._dictionary.words |= {w for w in self.constraints.lexicon
-                                   if len(w) <= self._dictionary.max_length}
+        self._dictionary.add(self.constraints.lexicon)
     return self._dictionary
 
   def decide(self, cands, thresholds=None, frozen=None):

@@ -44,8 +44,9 @@ FEATURES = ("prob", "log_prob", "own_prob", "log_own_prob", "rank", "phonetic", 
             # as they did.
             "glyph", "shape", "log_confusion",
             # Words (constraints.Dictionary): whether o stands in a word of the
-            # dictionary, whether c would, and how much longer c's word is.
-            "own_in_word", "makes_word", "word_gain")
+            # dictionary, whether c would, how much longer c's word is, and how much
+            # more common (log10 of the commonest covering word's count).
+            "own_in_word", "makes_word", "word_gain", "word_count_gain")
 # A probability's log is cut here: a top-k list rarely goes lower, and -inf fits nothing.
 LOG_FLOOR = math.log(1e-6)
 LEXICON_RELAX = 0.5
@@ -111,9 +112,11 @@ class CharSimilarity:
                       (self.frequency.get(original, 0) + 1))
 
 
-def features(prob, own_prob, rank, original, candidate, similarity, words=(0, 0)):
-  """The FEATURES vector of one candidate: float [len(FEATURES)]. ``words``: the
-  longest dictionary word covering the position with o, and with c, in place."""
+def features(prob, own_prob, rank, original, candidate, similarity, words=((0, 0), (0, 0))):
+  """The FEATURES vector of one candidate: float [len(FEATURES)]. ``words``: what
+  the dictionary has covering the position with o, and with c, in place
+  (Dictionary.covering's (length, count) each)."""
+  (own_length, own_count), (length, count) = words
   phon = similarity.phonetic(original, candidate)
   vis = similarity.visual(original, candidate)
   sim = max(phon, vis)
@@ -122,7 +125,8 @@ def features(prob, own_prob, rank, original, candidate, similarity, words=(0, 0)
                    prob * sim, similarity.log_freq_ratio(original, candidate),
                    pair.get("glyph", 0.0), pair.get("visual", 0.0),
                    _log(pair.get("combined", 0.0)),
-                   float(words[0] > 0), float(words[1] > 0), float(words[1] - words[0])])
+                   float(own_length > 0), float(length > 0), float(length - own_length),
+                   math.log10(1 + count) - math.log10(1 + own_count)])
 
 
 def _log(p):
@@ -187,7 +191,8 @@ class Fitted:
     lines.append("   max(phonetic, visual); glyph, shape: rendered-glyph and IDS similarity;")
     lines.append("   log_confusion: log P(correct = c | wrong = o) from char_meta;")
     lines.append("   own_in_word, makes_word: o stands in a dictionary word, c would make")
-    lines.append("   one; word_gain: that word's length minus o's;")
+    lines.append("   one; word_gain, word_count_gain: that word's length minus o's, and")
+    lines.append("   log10 of its count in the dictionary minus o's;")
     lines.append(f"   a lexicon word made: {self.lexicon_bonus:+.1f} to z; "
                  f"top {self.top_k} candidates)")
     if self.char_adjust:
@@ -233,11 +238,11 @@ def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=(), 
     own = float(cands.own_prob[pos])
     if th.decoder == "fitted":
       best = None
-      own_word = dictionary.longest(text, pos) if dictionary else 0
+      own_word = dictionary.covering(text, pos) if dictionary else (0, 0)
       for rank, (ch, p) in enumerate(top):
         if not allowed(original, ch):
           continue
-        words = (own_word, dictionary.longest(text, pos, ch) if dictionary else 0)
+        words = (own_word, dictionary.covering(text, pos, ch) if dictionary else (0, 0))
         z = th.fitted.z(features(float(p), own, rank, original, ch, similarity, words),
                         original)
         if (constraints is not None and constraints.lexicon
@@ -313,11 +318,11 @@ def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=N
         continue
       gold = target[pos] if comparable else original
       own = float(cands.own_prob[pos])
-      own_word = dictionary.longest(cands.text, pos) if dictionary else 0
+      own_word = dictionary.covering(cands.text, pos) if dictionary else (0, 0)
       for rank, (ch, p) in enumerate(ranked(cands, pos, top_k, constraints)):
         if not allowed(original, ch):
           continue
-        words = (own_word, dictionary.longest(cands.text, pos, ch) if dictionary else 0)
+        words = (own_word, dictionary.covering(cands.text, pos, ch) if dictionary else (0, 0))
         xs.append(features(float(p), own, rank, original, ch, similarity, words))
         ys.append(float(ch == gold and gold != original))
         originals.append(original)
