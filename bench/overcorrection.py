@@ -22,8 +22,10 @@ each in turn the dev half and the other the test half:
              sides; the two test halves are pooled.
 
 Rows: the old rule (the default thresholds), the thresholds calibrated to the
-budget, the fitted decoder, the decoder with per-character adjustments, and the
-decoder fitted on the training pairs.
+budget, the fitted decoder, the decoder with per-character adjustments, the
+decoder fitted on the training pairs, and the calibrated thresholds and the
+fitted decoder again with ``--lexicon jieba`` (constraints.py: no edit inside a
+word of jieba's dictionary, word-making candidates favoured).
 The SIGHAN data is read in place from ../shared/data, never copied into the
 repository; without it the script says so and exits 0.
 """
@@ -158,21 +160,25 @@ def build_model(args, train_pairs, work, start):
   return model, cm
 
 
-def rules_for(corrector, dev, fit_dev, max_fpr):
+def rules_for(corrector, dev, fit_dev, max_fpr, lexicon=""):
   """{row name: (Thresholds, within budget)}, every rule calibrated on ``dev``: the old
   rule, the thresholds calibrated to the budget, the decoder fitted on ``dev`` (with
-  and without per-character adjustments), and the decoder fitted on ``fit_dev``."""
+  and without per-character adjustments), and the decoder fitted on ``fit_dev``.
+  With ``lexicon`` (the corrector has one: the row names say which), the calibrated
+  thresholds and the decoder fitted on ``dev`` only."""
   from csc_pretrain.correct import tune
   from csc_pretrain.correct.corrector import Thresholds
-  rules = {"old rule (min_prob 0.3, margin 0.1)": (Thresholds(), True)}
+  rules = {} if lexicon else {"old rule (min_prob 0.3, margin 0.1)": (Thresholds(), True)}
   best, ok = tune.pick(tune.threshold_points(corrector, dev), max_fpr)
-  rules["calibrated thresholds"] = (tune.rule(best), ok)
-  for name, data, per_char in (("fitted decoder", dev, False),
-                               ("fitted decoder + per-char", dev, True),
-                               ("fitted decoder, fitted on the training pairs", fit_dev, False)):
+  rules["calibrated thresholds" + lexicon] = (tune.rule(best), ok)
+  fits = [("fitted decoder", dev, False)]
+  if not lexicon:
+    fits += [("fitted decoder + per-char", dev, True),
+             ("fitted decoder, fitted on the training pairs", fit_dev, False)]
+  for name, data, per_char in fits:
     fitted = tune.fit_decoder(corrector, data, per_char=per_char)
     chosen, ok = tune.pick(tune.fitted_points(corrector, dev, fitted), max_fpr)
-    rules[name] = (tune.rule(chosen, fitted), ok)
+    rules[name + lexicon] = (tune.rule(chosen, fitted), ok)
   return rules
 
 
@@ -218,6 +224,7 @@ def main():
   from absl import logging
   logging.set_verbosity(logging.INFO)  # training prints its loss every 100 steps
   from csc_pretrain.correct import tune
+  from csc_pretrain.correct.constraints import JIEBA, Constraints
   from csc_pretrain.correct.corrector import Corrector
 
   start = time.time()
@@ -226,31 +233,36 @@ def main():
   sighan13 = read_pairs(args.sighan_dir, "13")
   model, cm = build_model(args, train_pairs, args.work_dir, start)
 
-  corrector = Corrector(model, confusion_dir=cm, max_seq_length=args.max_seq_length,
-                        batch_size=64)
+  plain = Corrector(model, confusion_dir=cm, max_seq_length=args.max_seq_length, batch_size=64)
+  general = Corrector(model, confusion_dir=cm, max_seq_length=args.max_seq_length, batch_size=64,
+                      constraints=Constraints.from_files(None, JIEBA))
   rng = random.Random(0)
   fit_pairs = rng.sample(train_pairs, min(FIT_PAIRS, len(train_pairs)))
   triples = lambda pairs: [(str(i), w, c) for i, (w, c) in enumerate(pairs)]  # noqa: E731
   halves = [triples(sighan13[0::2]), triples(sighan13[1::2])]
   step(f"model outputs: SIGHAN 2013 in two halves of {len(halves[0])} and {len(halves[1])} "
        f"pairs, {len(fit_pairs)} training pairs (14+15)", start)
-  devs = [tune.DevData.read(corrector, h, [c for _, _, c in h]) for h in halves]
-  fit_dev = tune.DevData.read(corrector, triples(fit_pairs), [c for _, c in fit_pairs])
+  fit_dev = tune.DevData.read(plain, triples(fit_pairs), [c for _, c in fit_pairs])
+  setups = []  # (corrector, the two halves read by it, row name suffix)
+  for corrector, suffix in ((plain, ""), (general, ", --lexicon jieba")):
+    setups.append((corrector, [tune.DevData.read(corrector, h, [c for _, _, c in h])
+                               for h in halves], suffix))
 
   # Two folds: each half is the dev set (fit, calibrate) of the rules tested on the other.
   pooled, outside = {}, {}
   for fold in (0, 1):
     step(f"fold {fold + 1}: fitting and calibrating on half {fold + 1}", start)
-    rules = rules_for(corrector, devs[fold], fit_dev, args.max_fpr)
-    for name, (th, ok) in rules.items():
-      pairs, clean = predictions(corrector, th, devs[1 - fold])
-      got = pooled.setdefault(name, ([], []))
-      got[0].extend(pairs)
-      got[1].extend(clean)
-      if not ok:
-        outside.setdefault(name, []).append(fold + 1)
-    print()
-    print(rules["fitted decoder + per-char"][0].fitted.describe())
+    for corrector, devs, suffix in setups:
+      rules = rules_for(corrector, devs[fold], fit_dev, args.max_fpr, suffix)
+      for name, (th, ok) in rules.items():
+        pairs, clean = predictions(corrector, th, devs[1 - fold])
+        got = pooled.setdefault(name, ([], []))
+        got[0].extend(pairs)
+        got[1].extend(clean)
+        if not ok:
+          outside.setdefault(name, []).append(fold + 1)
+      print()
+      print(rules["fitted decoder" + suffix][0].fitted.describe())
   n = sum(len(h) for h in halves)
   print(f"\nSIGHAN 2013, both halves ({n} pairs; FPR and changes on their {n} correct "
         f"sides), each tested with the rules fitted and calibrated to FPR <= {args.max_fpr} "

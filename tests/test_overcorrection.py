@@ -344,6 +344,17 @@ def test_lexicon_refuses_breaking_and_favours_making_a_word(tmp_path):
   assert constraints.makes_word("布罗芬", 1, "洛") and not constraints.makes_word("布罗芬", 1, "落")
 
 
+def test_lexicon_jieba_takes_jiebas_words_alone_or_with_a_file(tmp_path):
+  lexicon = tmp_path / "lexicon.txt"
+  lexicon.write_text("西格列汀\n", encoding="utf-8")
+  general = Constraints.from_files(None, "jieba")
+  assert sorted(general.frozen("我们家书贵倒了")) == [0, 1, 2, 3]  # 我们家, 家书; 贵 no word
+  assert general.makes_word("我们家书贵倒了", 4, "柜")  # 书柜
+  both = Constraints.from_files(None, f"jieba,{lexicon}")
+  assert both.makes_word("服西格烈汀", 3, "列") and not general.makes_word("服西格烈汀", 3, "列")
+  assert sorted(both.frozen("服西格列汀")) == [1, 2, 3, 4]
+
+
 def test_lexicon_words_the_model_ranks_below_top_k_still_compete(tmp_path):
   lexicon = tmp_path / "lexicon.txt"
   lexicon.write_text("阿莫西林\n布洛芬\n", encoding="utf-8")

@@ -45,7 +45,7 @@ CORRECTOR_FLAGS = (
     ("protect", "string", "Words, or regexes written re:PATTERN, one a line, never edited "
      "inside (drug names, legal terms, product codes)."),
     ("lexicon", "string", "Domain words, one a line: a correction that breaks one is refused, "
-     "one that makes one is favoured."),
+     "one that makes one is favoured. `jieba`: jieba's dictionary; `jieba,FILE`: both."),
     ("second_pass", "bool", "Read corrected sentences again; keep a new edit only next to a "
      "first-round edit (two-character errors)."),
     ("max_seq_length", "integer", "Longer texts are corrected in windows. Default: 128, or the "

@@ -9,7 +9,11 @@
 comments). A correction that changes a character inside an occurrence of a
 lexicon word in the input is refused: it would break the word. A correction
 that creates an occurrence that was not there (a non-word becomes a lexicon
-word) is favoured: the decoder gives it a bonus (see decoder.py).
+word) is favoured: the decoder gives it a bonus (see decoder.py). ``--lexicon
+jieba`` takes the 330,415 words of 2 to 4 characters of jieba's dictionary
+instead (3 s and 350 MB to index), and ``--lexicon jieba,FILE`` both: general
+words hold a small model back from editing inside them, at the price of the
+slips that happen to make a word (on SIGHAN 2013, 21 % of the wrong characters).
 
 Both are matched on the input text; spans are Python ``str`` indices like
 every edit's ``pos``.
@@ -22,6 +26,7 @@ import re
 from csc_pretrain.io_utils import InputError, read_lines
 
 REGEX_PREFIX = "re:"
+JIEBA = "jieba"  # --lexicon's name for jieba's dictionary
 
 
 def _entries(path):
@@ -92,10 +97,16 @@ class Constraints:
 
   @classmethod
   def from_files(cls, protect_path=None, lexicon_path=None):
+    """``lexicon_path``: a file, ``jieba``, or several of them joined by commas."""
     if not protect_path and not lexicon_path:
       return None
-    return cls(read_protect(protect_path) if protect_path else [],
-               read_lexicon(lexicon_path) if lexicon_path else set())
+    words = set()
+    for source in (lexicon_path or "").split(","):
+      if source == JIEBA:
+        words |= set(Dictionary.jieba().counts)
+      elif source:
+        words |= read_lexicon(source)
+    return cls(read_protect(protect_path) if protect_path else [], words)
 
   def frozen(self, text):
     """Positions of ``text`` no edit may touch: inside a protected match or inside
