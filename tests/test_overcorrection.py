@@ -548,6 +548,7 @@ def test_tune_to_a_budget_then_evaluate_and_correct(model_dir, tmp_path):
   assert th["decoder"] == "fitted" and set(th["fitted"]["weights"]) <= set(decoder.FEATURES)
   calibration = th["calibration"]
   assert calibration["max_fpr"] == 0.05 and calibration["clean_sentences"] == 40
+  assert calibration["constraints"] == {"protect": None, "lexicon": None}
   for name in ("threshold", "fitted"):
     assert calibration["chosen"][name]["fpr"] <= 0.05
   # evaluate with the file reproduces the budget on the same clean sentences.
@@ -569,6 +570,21 @@ def test_tune_to_a_budget_then_evaluate_and_correct(model_dir, tmp_path):
                  "雪习工作医声")
   assert guarded.returncode == 0, guarded.stderr[-2000:]
   assert json.loads(guarded.stdout)["corrected"] == "雪习工作医生"
+
+
+def test_a_thresholds_file_tuned_with_other_constraints_gets_a_warning(tmp_path, capsys):
+  from csc_pretrain.correct import config
+  path = tmp_path / "th.json"
+  path.write_text(json.dumps({"min_prob": 0.4, "margin": 0.1, "top_k": 5, "calibration": {
+      "constraints": {"protect": None, "lexicon": "jieba"}}}), encoding="utf-8")
+  same = config.CorrectorConfig(checkpoint=str(tmp_path / "none"), thresholds=str(path),
+                                lexicon="jieba")
+  assert config.load_thresholds(same).min_prob == 0.4 and capsys.readouterr().err == ""
+  config.load_thresholds(config.CorrectorConfig(checkpoint=str(tmp_path / "none"),
+                                                thresholds=str(path)))
+  assert capsys.readouterr().err == (
+      f"warning: {path} was tuned with --lexicon jieba, this run has neither --protect nor "
+      "--lexicon: its calibrated false-positive rate may not hold\n")
 
 
 def test_serve_applies_the_protect_and_lexicon_flags(model_dir, tmp_path):

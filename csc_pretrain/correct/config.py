@@ -7,6 +7,7 @@ the functions here check it, read its files and build the Corrector.
 
 import dataclasses
 import os
+import sys
 from typing import Optional
 
 from csc_pretrain.io_utils import InputError, check_range
@@ -26,7 +27,7 @@ class CorrectorConfig:
   top_k: Optional[int] = None
   decoder: Optional[str] = None           # threshold | fitted
   protect: Optional[str] = None           # file: words or re:PATTERN never edited inside
-  lexicon: Optional[str] = None           # file: domain words
+  lexicon: Optional[str] = None           # file: domain words; or jieba, or jieba,FILE
   second_pass: bool = False
   # None: DEFAULT_MAX_SEQ_LENGTH, cut to the model's max_position_embeddings; a length
   # given explicitly is not cut but refused when the model is shorter.
@@ -85,10 +86,26 @@ def load_thresholds(cfg):
     if getattr(cfg, name) is not None:
       setattr(th, name, getattr(cfg, name))
   check(cfg, th)
+  tuned_with = (th.calibration or {}).get("constraints")
+  used = constraints_record(cfg)
+  if tuned_with is not None and tuned_with != used:
+    # Not an error: a user may mean it. But the calibrated FPR was measured with those.
+    print(f"warning: {cfg.thresholds} was tuned with {_flags(tuned_with)}, this run has "
+          f"{_flags(used)}: its calibrated false-positive rate may not hold", file=sys.stderr)
   if th.decoder == "fitted" and th.fitted is None:
     raise InputError("--decoder", 0, "fitted needs a --thresholds file with a fitted boundary "
                      "(from `python -m csc_pretrain.correct tune --decoder fitted`)")
   return th
+
+
+def constraints_record(cfg):
+  """What ``tune`` writes into the calibration: the protect and lexicon flags it ran with."""
+  return {"protect": cfg.protect, "lexicon": cfg.lexicon}
+
+
+def _flags(record):
+  given = [f"--{k} {v}" for k, v in record.items() if v]
+  return " ".join(given) if given else "neither --protect nor --lexicon"
 
 
 def load_constraints(cfg):

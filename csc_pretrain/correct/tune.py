@@ -386,6 +386,9 @@ def run(cfg):
   result = calibrate(corrector, dev, cfg.max_fpr, cfg.max_changes_per_1000, decoder_name,
                      cfg.per_char)
   result.thresholds.calibration["clean_source"] = source
+  # The fit and the FPR hold for these; correct and evaluate warn when theirs differ.
+  result.thresholds.calibration["constraints"] = corrector_config.constraints_record(
+      cfg.corrector)
   print(f"{len(triples)} dev pairs; false-positive rate on {len(clean)} clean sentences "
         f"({source})\n")
   print(report(result))
