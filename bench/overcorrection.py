@@ -160,25 +160,25 @@ def build_model(args, train_pairs, work, start):
   return model, cm
 
 
-def rules_for(corrector, dev, fit_dev, max_fpr, lexicon=""):
+def rules_for(corrector, dev, fit_dev, max_fpr, suffix=""):
   """{row name: (Thresholds, within budget)}, every rule calibrated on ``dev``: the old
   rule, the thresholds calibrated to the budget, the decoder fitted on ``dev`` (with
   and without per-character adjustments), and the decoder fitted on ``fit_dev``.
-  With ``lexicon`` (the corrector has one: the row names say which), the calibrated
-  thresholds and the decoder fitted on ``dev`` only."""
+  With a ``suffix`` to the row names (the corrector has a lexicon, and the suffix
+  says which), the calibrated thresholds and the decoder fitted on ``dev`` only."""
   from csc_pretrain.correct import tune
   from csc_pretrain.correct.corrector import Thresholds
-  rules = {} if lexicon else {"old rule (min_prob 0.3, margin 0.1)": (Thresholds(), True)}
+  rules = {} if suffix else {"old rule (min_prob 0.3, margin 0.1)": (Thresholds(), True)}
   best, ok = tune.pick(tune.threshold_points(corrector, dev), max_fpr)
-  rules["calibrated thresholds" + lexicon] = (tune.rule(best), ok)
+  rules["calibrated thresholds" + suffix] = (tune.rule(best), ok)
   fits = [("fitted decoder", dev, False)]
-  if not lexicon:
+  if not suffix:
     fits += [("fitted decoder + per-char", dev, True),
              ("fitted decoder, fitted on the training pairs", fit_dev, False)]
   for name, data, per_char in fits:
     fitted = tune.fit_decoder(corrector, data, per_char=per_char)
     chosen, ok = tune.pick(tune.fitted_points(corrector, dev, fitted), max_fpr)
-    rules[name + lexicon] = (tune.rule(chosen, fitted), ok)
+    rules[name + suffix] = (tune.rule(chosen, fitted), ok)
   return rules
 
 
