@@ -127,6 +127,7 @@ def step_floor(repeats=20):
   for shape in sorted(set(products)):
     n, a, k, b = shape
     x, y = tf.random.normal([n, a, k]), tf.random.normal([n, k, b])
+    # A function per shape: one function over many shapes trips TF's retracing warning.
     product = tf.function(tf.linalg.matmul, autograph=False)
     seconds += products.count(shape) * _median_seconds(
         lambda x, y: product(x, y).numpy(), (x, y), repeats)
@@ -166,9 +167,10 @@ def main():
         runs[variant].append((statistics.median(rates[1:] or rates), seconds))
       print(f"pair {k + 1}: Google {runs['google'][-1][0]:.1f} ex/s, " + ", ".join(
           f"{v} {runs[v][-1][0]:.1f}" for v in variants), file=sys.stderr, flush=True)
-  print(f"BERT hidden 256, 4 layers, 4 heads, intermediate 1024, vocab 21128, seq {SEQ}, "
-        f"{PREDICTIONS} predictions, batch {BATCH}, {args.steps} steps, {os.cpu_count()} cores, "
-        f"{args.pairs} alternating pairs")
+  print(f"BERT hidden {CONFIG['hidden_size']}, {CONFIG['num_hidden_layers']} layers, "
+        f"{CONFIG['num_attention_heads']} heads, intermediate {CONFIG['intermediate_size']}, "
+        f"vocab {CONFIG['vocab_size']}, seq {SEQ}, {PREDICTIONS} predictions, batch {BATCH}, "
+        f"{args.steps} steps, {os.cpu_count()} cores, {args.pairs} alternating pairs")
   print(f"{'':34s}{'examples/s':>12s}{'vs Google (range)':>24s}{'wall s':>9s}")
   google_rates = [rate for rate, _ in runs["google"]]
   for name in ["google"] + variants:

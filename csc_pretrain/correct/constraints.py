@@ -20,6 +20,7 @@ every edit's ``pos``.
 """
 
 import dataclasses
+import functools
 import os
 import re
 
@@ -148,28 +149,25 @@ class Dictionary:
   carries over to text the model never saw."""
 
   def __init__(self, words, max_length=4):
-    """``words``: {word: count}, or words (count 1 each)."""
+    """``words``: {word: count}, or words (count 1 each); copied, never changed."""
     self.max_length = max_length
     counts = words if isinstance(words, dict) else dict.fromkeys(words, 1)
-    self.counts = {w: c for w, c in counts.items() if 2 <= len(w) <= max_length}
+    self.counts = {w: c for w, c in counts.items() if self._fits(w)}
+
+  def _fits(self, word):
+    return 2 <= len(word) <= self.max_length
 
   @classmethod
   def jieba(cls, max_length=4):
     """jieba's bundled dictionary (dict.txt: word, count, part of speech a line),
     all of it: leaving out its rarer words separated errors from correct text no
     better on the SIGHAN 2014+2015 training pairs."""
-    import jieba
-    counts = {}
-    with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
-      for line in f:
-        word, count = line.split(" ")[:2]
-        counts[word] = int(count)
-    return cls(counts, max_length)
+    return cls(_jieba_counts(), max_length)
 
   def add(self, words):
     """Adds ``words`` (a lexicon's) that it lacks, with count 1."""
     for w in words:
-      if 2 <= len(w) <= self.max_length:
+      if self._fits(w):
         self.counts.setdefault(w, 1)
 
   def covering(self, text, pos, ch=None):
@@ -184,3 +182,16 @@ class Dictionary:
         if c is not None:
           length, count = n, max(count, c)
     return length, count
+
+
+@functools.lru_cache(maxsize=1)
+def _jieba_counts():
+  """{word: count} of jieba's dict.txt, read once a process: ``--lexicon jieba`` and
+  the decoder's word features both need it."""
+  import jieba
+  counts = {}
+  with open(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"), encoding="utf-8") as f:
+    for line in f:
+      word, count = line.split(" ")[:2]
+      counts[word] = int(count)
+  return counts

@@ -129,6 +129,11 @@ def features(prob, own_prob, rank, original, candidate, similarity, words=((0, 0
                    math.log10(1 + count) - math.log10(1 + own_count)])
 
 
+def _covering(dictionary, text, pos, ch=None):
+  """Dictionary.covering, or no word at all without a dictionary."""
+  return dictionary.covering(text, pos, ch) if dictionary is not None else (0, 0)
+
+
 def _log(p):
   return max(math.log(max(p, 1e-300)), LOG_FLOOR)
 
@@ -238,11 +243,11 @@ def proposals(cands, th, allowed, similarity=None, constraints=None, frozen=(), 
     own = float(cands.own_prob[pos])
     if th.decoder == "fitted":
       best = None
-      own_word = dictionary.covering(text, pos) if dictionary else (0, 0)
+      own_word = _covering(dictionary, text, pos)
       for rank, (ch, p) in enumerate(top):
         if not allowed(original, ch):
           continue
-        words = (own_word, dictionary.covering(text, pos, ch) if dictionary else (0, 0))
+        words = (own_word, _covering(dictionary, text, pos, ch))
         z = th.fitted.z(features(float(p), own, rank, original, ch, similarity, words),
                         original)
         if (constraints is not None and constraints.lexicon
@@ -318,11 +323,11 @@ def training_rows(cands_list, targets, top_k, allowed, similarity, constraints=N
         continue
       gold = target[pos] if comparable else original
       own = float(cands.own_prob[pos])
-      own_word = dictionary.covering(cands.text, pos) if dictionary else (0, 0)
+      own_word = _covering(dictionary, cands.text, pos)
       for rank, (ch, p) in enumerate(ranked(cands, pos, top_k, constraints)):
         if not allowed(original, ch):
           continue
-        words = (own_word, dictionary.covering(cands.text, pos, ch) if dictionary else (0, 0))
+        words = (own_word, _covering(dictionary, cands.text, pos, ch))
         xs.append(features(float(p), own, rank, original, ch, similarity, words))
         ys.append(float(ch == gold and gold != original))
         originals.append(original)
