@@ -118,8 +118,15 @@ def step_floor(repeats=20):
   h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
   heads = c["num_attention_heads"]
   d = h // heads
-  forward = ([(1, t, h, h)] * 4 + [(1, t, h, i), (1, t, i, h)]) * c["num_hidden_layers"] \
-      + [(BATCH * heads, SEQ, d, SEQ), (BATCH * heads, SEQ, SEQ, d)] * c["num_hidden_layers"] \
+
+  def layer(queries):  # a layer's products when `queries` rows of each sequence go on
+    r = BATCH * queries
+    return [(1, t, h, h)] * 2 + [(1, r, h, h)] * 2 + [(1, r, h, i), (1, r, i, h),
+                                                      (BATCH * heads, queries, d, SEQ),
+                                                      (BATCH * heads, queries, SEQ, d)]
+
+  # The last layer goes on only at [CLS] and the predicted positions (BertPretrainer.encode).
+  forward = layer(SEQ) * (c["num_hidden_layers"] - 1) + layer(PREDICTIONS + 1) \
       + [(1, m, h, h), (1, m, h, v)]
   # C = A @ B, A [a, k], B [k, b]: dA = dC @ B^T [a, b] x [b, k], dB = A^T @ dC [k, a] x [a, b].
   products = [p for (n, a, k, b) in forward for p in ((n, a, k, b), (n, a, b, k), (n, k, a, b))]

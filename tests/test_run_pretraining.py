@@ -62,6 +62,48 @@ def test_gelu_and_layer_norm_are_googles():
   np.testing.assert_allclose(y, [[-1.2247448, 0.0, 1.2247448]], rtol=1e-5)
 
 
+
+
+def test_the_last_layer_on_predicted_rows_alone_gives_the_full_models_losses_and_gradients():
+  config = modeling.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                               intermediate_size=32, type_vocab_size=2)
+  model = modeling.BertPretrainer(config, seed=3)
+  rng = np.random.default_rng(0)
+  ids = rng.integers(5, 50, size=(3, 12))
+  mask = np.ones_like(ids)
+  mask[1, 8:] = 0
+  ids[1, 8:] = 0
+  # Repeated and padding (0, weight 0) positions, as in Google's records.
+  positions = np.array([[1, 4, 7, 0], [2, 2, 6, 0], [11, 3, 5, 9]])
+  features = {"input_ids": tf.constant(ids), "input_mask": tf.constant(mask),
+              "segment_ids": tf.constant((np.arange(12) >= 6).astype(np.int64)[None].repeat(3, 0)),
+              "masked_lm_positions": tf.constant(positions),
+              "masked_lm_ids": tf.constant(rng.integers(5, 50, size=(3, 4))),
+              "masked_lm_weights": tf.constant([[1.0, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1]]),
+              "next_sentence_labels": tf.constant([[0], [1], [0]])}
+
+  class Dense(modeling.BertPretrainer):  # the whole sequence through every layer, then gather
+    def __call__(self, f, training=False, dtype=tf.float32):
+      sequence, pooled = self.encode(f["input_ids"], f["input_mask"], f["segment_ids"], training, dtype)
+      assert sequence.shape[1] == 12
+      return self.mlm_logits(sequence, f["masked_lm_positions"], dtype), self.nsp_logits(pooled)
+
+  dense = Dense(config, seed=3)
+  results = []
+  for m in (model, dense):
+    with tf.GradientTape() as tape:
+      s = modeling.pretraining_losses(m, features)
+      loss = s["mlm_loss_sum"] / s["mlm_weight_sum"] + s["nsp_loss_sum"] / s["examples"]
+    grads = tape.gradient(loss, list(m.variables_by_name.values()))
+    results.append(({k: float(v) for k, v in s.items()}, grads))
+  (ours, our_grads), (full, full_grads) = results
+  assert ours.keys() == full.keys()
+  for k in ours:
+    np.testing.assert_allclose(ours[k], full[k], rtol=1e-5, atol=1e-6, err_msg=k)
+  for name, a, b in zip(model.variables_by_name, our_grads, full_grads):
+    np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4, atol=1e-6,
+                               err_msg=name)
+  assert ours["mlm_loss_sum"] > 0 and ours["nsp_loss_sum"] > 0
 # --- optimizer ------------------------------------------------------------------------------------------
 
 def test_adam_weight_decay_matches_the_formula_and_skips_layer_norm_and_bias():

@@ -152,8 +152,16 @@ class BertPretrainer(tf.Module):
 
   # --- the encoder --------------------------------------------------------------------------
 
-  def encode(self, input_ids, input_mask, segment_ids, training=False, dtype=tf.float32):
+  def encode(self, input_ids, input_mask, segment_ids, training=False, dtype=tf.float32,
+             positions=None):
     """Sequence output [batch, seq, hidden] and pooled output [batch, hidden].
+
+    With ``positions`` [batch, predictions], the sequence output is only those
+    rows, [batch, predictions, hidden]. Pretraining reads nothing else, so the
+    last layer computes queries, attention output and feed-forward for those
+    rows and [CLS] alone; its keys and values still span the whole sequence, so
+    the numbers are the same as gathering from the full output. For 128-token
+    records with 20 predictions that is about a seventh less work a step.
 
     Inside, activations are kept as [batch * seq, hidden] matrices, as in
     Google's modeling.py: 2-D matmuls with a fused bias add, whose kernel
@@ -171,49 +179,62 @@ class BertPretrainer(tf.Module):
     x = tf.reshape(tf.cast(x, dtype), [-1, c.hidden_size])  # [batch * seq, hidden]
     # Additive attention mask: 0 where attended, -10000 on padding. [batch, 1, 1, seq]
     mask = (1.0 - tf.cast(input_mask[:, None, None, :], tf.float32)) * -10000.0
+    rows = seq_len
+    if positions is not None:  # [CLS] first (the pooler's row), then the predicted positions
+      rows = tf.shape(positions)[1] + 1
+      wanted = tf.concat([tf.zeros_like(positions[:, :1]), positions], axis=1)
+      wanted = tf.reshape(wanted + tf.range(batch_size, dtype=positions.dtype)[:, None] * tf.cast(
+          seq_len, positions.dtype), [-1])  # rows of the [batch * seq, hidden] matrix
 
     def project(t, kernel_bias):  # [rows, in] -> [rows, out]
       kernel, bias = kernel_bias
       return tf.nn.bias_add(tf.matmul(t, tf.cast(kernel, dtype)), tf.cast(bias, dtype))
 
-    def split_heads(t):  # [batch * seq, hidden] -> [batch, heads, seq, head_size]
-      return tf.transpose(tf.reshape(t, [batch_size, seq_len, heads, head_size]), [0, 2, 1, 3])
+    def split_heads(t, length):  # [batch * length, hidden] -> [batch, heads, length, head_size]
+      return tf.transpose(tf.reshape(t, [batch_size, length, heads, head_size]), [0, 2, 1, 3])
 
-    for layer in self.layers:
-      q = split_heads(project(x, layer["query"]))
-      k = split_heads(project(x, layer["key"]))
-      v = split_heads(project(x, layer["value"]))
-      scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(head_size))  # [b, h, s, s]
+    for n, layer in enumerate(self.layers):
+      k = split_heads(project(x, layer["key"]), seq_len)
+      v = split_heads(project(x, layer["value"]), seq_len)
+      length = seq_len
+      if positions is not None and n == len(self.layers) - 1:
+        x, length = tf.gather(x, wanted), rows  # from here on, only the rows read later
+      q = split_heads(project(x, layer["query"]), length)
+      scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(head_size))  # [b, h, len, s]
       probs = tf.nn.softmax(tf.cast(scores, tf.float32) + mask)
       probs = tf.cast(dropout(probs, c.attention_probs_dropout_prob, training), dtype)
-      context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # [batch, seq, heads, head_size]
-      context = tf.reshape(context, [-1, c.hidden_size])  # [batch * seq, hidden]
+      context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # [batch, len, heads, head_size]
+      context = tf.reshape(context, [-1, c.hidden_size])  # [batch * len, hidden]
       attention = dropout(project(context, layer["attention_output"]), c.hidden_dropout_prob,
                           training)
       x = layer_norm(attention + x, *layer["attention_norm"])
-      inner = act(project(x, layer["intermediate"]))  # [batch * seq, intermediate]
+      inner = act(project(x, layer["intermediate"]))  # [batch * len, intermediate]
       out = dropout(project(inner, layer["output"]), c.hidden_dropout_prob, training)
       x = layer_norm(out + x, *layer["output_norm"])
-    x = tf.reshape(x, [batch_size, seq_len, c.hidden_size])
+    x = tf.reshape(x, [batch_size, length, c.hidden_size])
     pooled = tf.tanh(project(x[:, 0], self.pooler))  # [batch, hidden]
-    return x, pooled
+    return (x if positions is None else x[:, 1:]), pooled
 
   # --- the pretraining heads ---------------------------------------------------------------------
 
-  def mlm_logits(self, sequence_output, positions, dtype=tf.float32):
+  def mlm_logits(self, sequence_output, positions=None, dtype=tf.float32):
     """Logits [batch, predictions, vocab] at the masked positions [batch, predictions].
 
-    The decoder is the word embeddings (tied), as in Google's model.
+    Without ``positions``, ``sequence_output`` holds those rows already (what
+    ``encode`` returns when it is given them). The decoder is the word
+    embeddings (tied), as in Google's model.
     """
     c = self.config
-    gathered = tf.gather(sequence_output, positions, batch_dims=1)  # [batch, predictions, hidden]
-    x = tf.reshape(gathered, [-1, c.hidden_size])  # [batch * predictions, hidden]: 2-D matmuls
+    if positions is not None:
+      sequence_output = tf.gather(sequence_output, positions, batch_dims=1)
+    shape = tf.shape(sequence_output)  # [batch, predictions, hidden]
+    x = tf.reshape(sequence_output, [-1, c.hidden_size])  # [batch * predictions, hidden]: 2-D matmuls
     kernel, bias = self.mlm_transform
     x = tf.nn.bias_add(tf.matmul(x, tf.cast(kernel, dtype)), tf.cast(bias, dtype))
     x = layer_norm(ACTIVATIONS[c.hidden_act](x), *self.mlm_norm)
     logits = tf.matmul(x, tf.cast(self.word_embeddings, dtype), transpose_b=True)
     logits = tf.nn.bias_add(tf.cast(logits, tf.float32), self.mlm_bias)  # [batch * predictions, vocab]
-    return tf.reshape(logits, [tf.shape(positions)[0], tf.shape(positions)[1], c.vocab_size])
+    return tf.reshape(logits, [shape[0], shape[1], c.vocab_size])
 
   def nsp_logits(self, pooled):
     """Next-sentence logits [batch, 2] from the pooled output [batch, hidden]."""
@@ -221,8 +242,9 @@ class BertPretrainer(tf.Module):
 
   def __call__(self, features, training=False, dtype=tf.float32):
     sequence, pooled = self.encode(features["input_ids"], features["input_mask"],
-                                   features["segment_ids"], training, dtype)
-    return self.mlm_logits(sequence, features["masked_lm_positions"], dtype), self.nsp_logits(pooled)
+                                   features["segment_ids"], training, dtype,
+                                   positions=features["masked_lm_positions"])
+    return self.mlm_logits(sequence, dtype=dtype), self.nsp_logits(pooled)
 
 
 def pretraining_losses(model, features, training=False, dtype=tf.float32, use_nsp=True):
