@@ -121,6 +121,18 @@ def test_adam_weight_decay_matches_the_formula_and_skips_layer_norm_and_bias():
                                "dense/kernel/adam_v"]
 
 
+def test_the_clip_factor_is_googles_clip_by_global_norm_applied_inside_the_update():
+  for grads in ([tf.constant([3.0, -4.0]), tf.constant([12.0])], [tf.constant([0.3, -0.4])]):
+    clipped, norm = tf.clip_by_global_norm(grads, 1.0)
+    our_norm, scale = train._clip_to_norm(grads, 1.0)
+    assert float(our_norm) == pytest.approx(float(norm))
+    w = tf.Variable(tf.zeros_like(grads[0]))
+    opt = optimization.AdamWeightDecay({"dense/bias": w})
+    opt.apply([(grads[0], w)], 0.01, scale)
+    np.testing.assert_allclose(opt.slots["dense/bias/adam_m"], 0.1 * clipped[0], rtol=1e-6)
+    np.testing.assert_allclose(opt.slots["dense/bias/adam_v"], 0.001 * clipped[0] ** 2, rtol=1e-6)
+
+
 def test_learning_rate_warms_up_then_decays_linearly():
   lr = lambda s: float(optimization.learning_rate(s, 1e-4, 100, 10))
   assert lr(0) == 0 and lr(5) == pytest.approx(5e-5) and lr(10) == pytest.approx(9e-5)

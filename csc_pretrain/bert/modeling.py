@@ -93,6 +93,17 @@ def _layer_norm(x, gamma, beta):
   return tf.cast(x * gamma + beta, dtype)
 
 
+@tf.function(jit_compile=True)
+def cross_entropy(logits, labels):
+  """-log softmax(logits)[label] along the last axis: Google's loss without the one-hot.
+
+  TF's own CPU kernel for this makes several passes over the [positions, vocab]
+  logits and takes about a twelfth of a CPU training step; XLA fuses it into two.
+  """
+  return (tf.reduce_logsumexp(logits, axis=-1)
+          - tf.gather(logits, labels, batch_dims=len(labels.shape)))
+
+
 def dropout(x, rate, training):
   return tf.nn.dropout(x, rate=rate) if training and rate > 0 else x
 
@@ -258,7 +269,7 @@ def pretraining_losses(model, features, training=False, dtype=tf.float32, use_ns
   labels = features["masked_lm_ids"]
   weights = tf.cast(features["masked_lm_weights"], tf.float32)
   # The same value as Google's -sum(log_softmax * one_hot), without the [B, P, vocab] one-hot.
-  per_position = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=mlm_logits)
+  per_position = cross_entropy(mlm_logits, labels)
   predictions = tf.argmax(mlm_logits, axis=-1, output_type=labels.dtype)
   correct = tf.cast(tf.equal(predictions, labels), tf.float32) * weights
   # The CSC figure: positions whose input differs from the label (real or synthetic errors).

@@ -46,15 +46,31 @@ class AdamWeightDecay(tf.Module):
       self.slots[name + "/adam_v"] = tf.Variable(tf.zeros_like(var), trainable=False,
                                                  name=name + "/adam_v")
 
-  def apply(self, grads_and_vars, lr):
-    """One update; ``grads_and_vars`` is in the order of ``self.names``."""
+  def apply(self, grads_and_vars, lr, grad_scale=1.0):
+    """One update; ``grads_and_vars`` is in the order of ``self.names``.
+
+    Each gradient is multiplied by ``grad_scale`` first (the global-norm clip),
+    in the same pass as the update.
+    """
     for (grad, var), name, decay in zip(grads_and_vars, self.names, self.decay):
       m, v = self.slots[name + "/adam_m"], self.slots[name + "/adam_v"]
-      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
-      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
-      update = next_m / (tf.sqrt(next_v) + self.epsilon)
-      if decay:
-        update += self.weight_decay_rate * var
-      var.assign_sub(lr * update)
+      # Read values, not variables: handed whole to a tf.function, a mirrored variable
+      # is read from the first replica's copy, which that replica may have updated already.
+      next_var, next_m, next_v = _adam_update(
+          var.read_value(), grad, m.read_value(), v.read_value(), tf.cast(lr, tf.float32),
+          tf.cast(grad_scale, tf.float32), self.weight_decay_rate if decay else 0.0,
+          self.beta_1, self.beta_2, self.epsilon)
+      var.assign(next_var)
       m.assign(next_m)
       v.assign(next_v)
+
+
+# As a dozen separate ops, the update reads and writes every weight-sized tensor a
+# dozen times; XLA makes it one pass (half the time: 3% of a CPU training step).
+@tf.function(jit_compile=True)
+def _adam_update(var, grad, m, v, lr, grad_scale, weight_decay_rate, beta_1, beta_2, epsilon):
+  grad = grad * grad_scale
+  next_m = beta_1 * m + (1.0 - beta_1) * grad
+  next_v = beta_2 * v + (1.0 - beta_2) * tf.square(grad)
+  update = next_m / (tf.sqrt(next_v) + epsilon) + weight_decay_rate * var
+  return var - lr * update, next_m, next_v

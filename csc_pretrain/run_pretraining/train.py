@@ -270,20 +270,20 @@ class Trainer:
       if self.cfg.mixed_precision == "fp16":
         grads = [g / self.loss_scale for g in grads]
         finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
-        grads, norm = tf.clip_by_global_norm(grads, 1.0)
+        norm, scale = _clip_to_norm(grads, 1.0)
         self._update_loss_scale(finite)
         if finite:  # an fp16 overflow skips the update (and halves the scale)
-          self._apply(grads, lr)
+          self._apply(grads, lr, scale)
       else:
-        grads, norm = tf.clip_by_global_norm(grads, 1.0)
-        self._apply(grads, lr)
+        norm, scale = _clip_to_norm(grads, 1.0)
+        self._apply(grads, lr, scale)
       return sums, lr, norm
     per_replica = self.strategy.run(step, args=(batch,))
     sums, lr, norm = self.strategy.experimental_local_results(per_replica)[0]
     return sums, lr, norm
 
-  def _apply(self, grads, lr):
-    self.optimizer.apply(zip(grads, self.trainable.values()), lr)
+  def _apply(self, grads, lr, grad_scale):
+    self.optimizer.apply(zip(grads, self.trainable.values()), lr, grad_scale)
     self.global_step.assign_add(1)
 
   def _update_loss_scale(self, finite):
@@ -312,6 +312,15 @@ class Trainer:
 
 _SUM_KEYS = ("mlm_loss_sum", "mlm_weight_sum", "nsp_loss_sum", "examples", "mlm_correct",
              "error_correct", "error_count", "nsp_correct", "nsp_loss_total")
+
+
+def _clip_to_norm(grads, clip_norm):
+  """(global norm, the factor tf.clip_by_global_norm would scale every gradient by).
+
+  The optimizer applies the factor in its own pass over each gradient.
+  """
+  norm = tf.linalg.global_norm(grads)
+  return norm, clip_norm / tf.maximum(norm, clip_norm)
 
 
 class _replicated_variables:
