@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from csc_pretrain.char_meta import build, decompose, formats, phonetic, ranking, similarity
+from csc_pretrain.char_meta import build, decompose, formats, lexicon, phonetic, ranking, similarity
 from csc_pretrain.io_utils import InputError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -495,4 +495,45 @@ def test_font_flag_replaces_the_font_and_a_bad_one_is_named(tmp_path, sample_dir
   result = _cli("--output_dir", str(tmp_path / "o"), "--charset", str(sample_dir / "charset.txt"),
                 "--font", str(bad))
   assert result.returncode != 0 and f"{bad}: cannot read the font" in result.stderr
+  assert not (tmp_path / "o").exists() or not os.listdir(tmp_path / "o")
+
+
+# --- shared word frames (lexicon.py) ------------------------------------------------
+
+def test_frames_count_shared_word_slots_and_skip_crowded_ones(monkeypatch):
+  chars = list("这怎那么样")
+  words = ["这么", "怎么", "那么", "这样", "怎样"]
+  table = lexicon.FrameTable(chars, words)
+  shared = table.take([0, 2])  # rows 这, 那
+  assert shared[0, 1] == 2 and shared[0, 2] == 1 and shared[1, 1] == 1  # 这/怎: _么, _样
+  assert shared[0, 0] == 0 and shared[0, 3] == 0  # not itself, not 么 (no frame in common)
+  monkeypatch.setattr(lexicon, "MAX_FRAME", 2)  # "_么" has three fillers now: skipped
+  shared = lexicon.FrameTable(chars, words).take([0])
+  assert shared[0, 1] == 1 and shared[0, 2] == 0
+
+
+def test_a_lexicon_lifts_characters_that_fill_the_same_words(sample_dir, tmp_path):
+  # 黑 and 白 neither sound nor look alike; in these words they fill the same slots.
+  words = tmp_path / "words.txt"
+  words.write_text("".join(f"{a}{w} 5 n\n" for a in "黑白" for w in "天夜色板人"),
+                   encoding="utf-8")
+  chars, infos, _ = build.load_sources(charset=str(sample_dir / "charset.txt"))
+  weights = ranking.load_weights()["correct"]
+  row, col = chars.index("黑"), chars.index("白")
+
+  def rank(lexicon_file):
+    s = ranking.score(build.make_tables(chars, infos, lexicon=lexicon_file), np.array([row]),
+                      weights)[0]
+    s[row] = -np.inf
+    return int((s > s[col]).sum())
+
+  assert rank(str(words)) < rank("") - 10
+
+
+def test_a_lexicon_without_words_is_named_and_nothing_is_written(sample_dir, tmp_path):
+  bad = tmp_path / "words.txt"
+  bad.write_text("a 1\n长江大河小溪 2\n", encoding="utf-8")
+  result = _cli("--output_dir", str(tmp_path / "o"), "--charset", str(sample_dir / "charset.txt"),
+                "--lexicon", str(bad))
+  assert result.returncode != 0 and f"{bad}: no words of 2-4 CJK characters" in result.stderr
   assert not (tmp_path / "o").exists() or not os.listdir(tmp_path / "o")

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from csc_pretrain.char_meta import decompose, formats, glyph, phonetic, ranking, similarity
+from csc_pretrain.char_meta import lexicon as lexicon_mod
 from csc_pretrain.io_utils import (CJK_FIRST, CJK_LAST, InputError, atomic_write, check_can_write,
                                    is_cjk, read_lines)
 
@@ -42,6 +43,7 @@ class SourceConfig:
   tone_insensitive: bool = False
   font: str = None
   font_index: int = 0
+  lexicon: str = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,9 +140,12 @@ def load_sources(charset=None, decomposition_file=None, ids_file=None, faspell_c
   return chars, infos, source
 
 
-def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True):
-  """ranking.Tables for ``chars`` (the first len(chars) of ``infos``)."""
+def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True, lexicon=None):
+  """ranking.Tables for ``chars`` (the first len(chars) of ``infos``). ``lexicon``: a
+  word list for the shared-frame features (None: jieba's dictionary; "": none)."""
   t0 = time.time()
+  lexicon = lexicon_mod.default_dictionary() if lexicon is None else lexicon
+  words = lexicon_mod.read_words(lexicon) if lexicon else None
   rows = infos[:len(chars)]
   shapes = similarity.Shapes([i.stroke_ids for i in rows], [i.component_ids for i in rows],
                              [i.strokes for i in rows])
@@ -151,7 +156,8 @@ def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True):
       chars=chars, visual=similarity.VisualTable(shapes), glyph=glyph.GlyphTable(vectors),
       phonetic=phonetic.PhoneticTable(readings, tone_sensitive),
       bits=phonetic.PhoneticBits(readings), freq=np.array([i.frequency for i in rows], np.float64),
-      has_reading=np.array([bool(r) for r in readings]))
+      has_reading=np.array([bool(r) for r in readings]),
+      frames=lexicon_mod.FrameTable(chars, words) if words else None)
 
 
 def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
@@ -159,7 +165,7 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
           tone_sensitive=True, merge=(), merge_bonus=1.0, extra_columns=False,
           overwrite=False, block_size=128, progress_bar=True, weights_file=None,
           font=None, font_index=0, observed=None, observed_weight=OBSERVED_WEIGHT,
-          prior_file=None):
+          prior_file=None, lexicon=None):
   """Runs the whole stage and writes its files into ``output_dir``.
 
   ``merge`` is a list of ``(path, kind)`` with kind in phonetic|visual|any.
@@ -184,7 +190,7 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   # 2. The measures every pair is compared by.
   rows = infos[:len(chars)]
   index = {c: i for i, c in enumerate(chars)}
-  tables = make_tables(chars, infos, font, font_index, tone_sensitive)
+  tables = make_tables(chars, infos, font, font_index, tone_sensitive, lexicon)
   bonus, merged_pairs = _merge_bonus(external, index, merge_bonus)
   observed_bonus, observed_used = _observed_bonus(observed_pairs, index, observed_weight)
   priors = ({d: ranking.Prior.of(prior_pairs, chars, d) for d in ranking.DIRECTIONS}
@@ -227,6 +233,7 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
       "weights_file": weights_file or ranking.default_weights_file(),
       "prior_file": prior_file, "prior_pairs": len(priors["correct"].pairs) if priors else 0,
       "font": font or "noto-cjk-sans-otc (Noto Sans CJK SC)",
+      "lexicon": "jieba dict.txt" if lexicon is None else lexicon,
       "seconds_similarity": round(t_sim, 1), "seconds_total": round(time.time() - t0, 1),
   }
   with atomic_write(paths[formats.STATS]) as f:
@@ -245,7 +252,8 @@ def run(cfg):
       merge=[_merge_spec(spec) for spec in cfg.merge_confusion], merge_bonus=cfg.merge_bonus,
       extra_columns=cfg.extra_columns, overwrite=cfg.overwrite, block_size=cfg.block_size,
       weights_file=cfg.weights_file, font=src.font, font_index=src.font_index,
-      observed=cfg.observed, observed_weight=cfg.observed_weight, prior_file=cfg.prior_file)
+      observed=cfg.observed, observed_weight=cfg.observed_weight, prior_file=cfg.prior_file,
+      lexicon=src.lexicon)
 
 
 def _merge_spec(spec):
@@ -277,7 +285,8 @@ def fit(cfg):
       charset=src.charset, decomposition_file=src.decomposition_file, ids_file=src.ids_file,
       faspell_char_meta=src.faspell_char_meta, freq_file=src.freq_file,
       freq_corpus=src.freq_corpus)
-  tables = make_tables(chars, infos, src.font, src.font_index, not src.tone_insensitive)
+  tables = make_tables(chars, infos, src.font, src.font_index, not src.tone_insensitive,
+                       src.lexicon)
   weights = ranking.fit(tables, corpora, log=logging.info)
   note = (f"fitted by `python -m csc_pretrain.char_meta fit` on {sum(counts.values()):.0f} "
           f"errors ({len(counts)} pairs) from {len(corpora)} corpora, "

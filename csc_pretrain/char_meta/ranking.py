@@ -22,8 +22,10 @@ sequence, rendered glyph at two scales) with two hinges so the model can make
 "very alike" count more than "somewhat alike", the log-probabilities of the
 hand-set mixture and its two parts (similarity.mixture: they are normalised per
 row), log frequency of the column character, and whether both are among the
-most common characters (function-character confusions: 的/地/得, 了/的). The
-row character's own frequency is the same for every candidate of its row, so
+most common characters (function-character confusions: 的/地/得, 了/的),
+whether the column is among the WIDE_RANK most common (alone, and with any shared
+initial or final), and the word frames both fill (lexicon.py: log count, any, any
+with a common column). The row character's own frequency is the same for every candidate of its row, so
 a softmax ignores it except through such interactions.
 
 Two more features come from a corpus of real errors, the *prior* (``Prior``;
@@ -62,6 +64,7 @@ HINGES = {"ids": (0.5, 0.75), "struct": (0.5, 0.75), "strokes": (0.5, 0.75),
           "glyph": (0.5, 0.75), "glyph_coarse": (0.8, 0.9)}
 VISUAL_MEASURES = tuple(HINGES)
 COMMON_RANK = 300          # "both common": each among the 300 most frequent characters
+WIDE_RANK = 1000           # "common column": among the 1000 most frequent
 HARD, RANDOM = 200, 100    # sampled softmax: proposal's best + uniform others
 L2 = 1e-3
 STEPS, LEARNING_RATE = 250, 0.1
@@ -81,7 +84,8 @@ BASE_FEATURES = (tuple(name for name, _ in _BITS) + ("phonetic",)
                     for suffix in ("",) + tuple(f"_h{int(h * 100)}" for h in HINGES[m]))
             + ("mixture", "mixture_phonetic", "mixture_visual")
             + ("freq", "both_common", "common_sound", "freq_if_homophone",
-               "no_reading"))
+               "no_reading", "col_common_wide", "near_common")
+            + ("frames", "frames_any", "frames_common"))
 PRIOR_FEATURES = ("seen", "popular")
 FEATURES = BASE_FEATURES + PRIOR_FEATURES
 # Prior counts enter as log(1 + count) / PRIOR_SCALE: about 1 at 150 errors.
@@ -147,6 +151,7 @@ class Tables:
   bits: object            # phonetic.PhoneticBits
   freq: np.ndarray        # [N] raw counts
   has_reading: np.ndarray  # [N] bool
+  frames: object = None   # lexicon.FrameTable (None: its features are 0)
 
   def __post_init__(self):
     counts = np.asarray(self.freq, np.float64)
@@ -156,6 +161,8 @@ class Tables:
     order = np.lexsort((np.arange(len(counts)), -counts))
     self.common = np.zeros(len(counts), bool)
     self.common[order[:COMMON_RANK]] = counts[order[:COMMON_RANK]] > 0
+    self.common_wide = np.zeros(len(counts), bool)
+    self.common_wide[order[:WIDE_RANK]] = counts[order[:WIDE_RANK]] > 0
 
 
 class Prior:
@@ -259,6 +266,21 @@ def features(tables, rows, raw, with_bits=True):
   yield "common_sound", (both_common & sound).astype(np.float32)
   yield "freq_if_homophone", col * ((bits & phonetic.SAME_SYLLABLE) > 0)
   yield "no_reading", np.broadcast_to(~tables.has_reading[None, :], bits.shape).astype(np.float32)
+  wide = np.broadcast_to(tables.common_wide[None, :], bits.shape)
+  yield "col_common_wide", wide.astype(np.float32)
+  near = (bits & (phonetic.SAME_INITIAL | phonetic.SAME_FINAL | phonetic.ASPIRATED
+                  | phonetic.UMLAUT | phonetic.NEAR_SYLLABLE | phonetic.FUZZY_INITIAL
+                  | phonetic.FUZZY_FINAL)) > 0
+  yield "near_common", (wide & near).astype(np.float32)
+  if tables.frames is None:
+    zero = np.zeros(bits.shape, np.float32)
+    for name in ("frames", "frames_any", "frames_common"):
+      yield name, zero
+    return
+  shared = tables.frames.take(rows)
+  yield "frames", np.log1p(shared) / 3.0
+  yield "frames_any", (shared > 0).astype(np.float32)
+  yield "frames_common", ((shared > 0) & wide).astype(np.float32)
 
 
 def scores(tables, rows, raw, weight_sets, priors=None):
