@@ -62,6 +62,34 @@ def test_gelu_and_layer_norm_are_googles():
   np.testing.assert_allclose(y, [[-1.2247448, 0.0, 1.2247448]], rtol=1e-5)
 
 
+def test_dropout_drops_one_in_ten_keeps_the_mean_and_repeats_with_the_seed():
+  x = tf.ones([64, 128, 128])
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = modeling.dropout(x, 0.1, training=True)
+  kept = y.numpy() != 0
+  scale = np.float32(65536 / (65536 - 6554))
+  assert abs(kept.mean() - 0.9) < 2e-3 and abs(float(tf.reduce_mean(y)) - 1.0) < 3e-3
+  np.testing.assert_array_equal(y.numpy()[kept], scale)  # the kept ones, scaled exactly
+  np.testing.assert_array_equal(tape.gradient(y, x).numpy(), y.numpy())  # grad = mask * scale
+  # Both 16-bit halves of every draw are used: no half is all kept or all dropped.
+  flat = kept.reshape(-1, 2)
+  assert 0.85 < flat[:, 0].mean() < 0.95 and 0.85 < flat[:, 1].mean() < 0.95
+  assert modeling.dropout(x, 0.1, training=False) is x and modeling.dropout(x, 0.0, True) is x
+  odd = modeling.dropout(tf.ones([3, 5]), 0.5, training=True)
+  assert odd.shape == (3, 5) and set(np.unique(odd.numpy())) <= {0.0, np.float32(65536 / 32768)}
+
+  def masks():
+    tf.random.set_seed(7)
+    f = tf.function(lambda t: modeling.dropout(t, 0.1, training=True))
+    return f(x).numpy(), f(x).numpy()
+  first, second = masks()
+  again = masks()
+  np.testing.assert_array_equal(first, again[0])
+  np.testing.assert_array_equal(second, again[1])
+  assert not np.array_equal(first, second)  # each step draws a new mask
+
+
 
 
 def test_the_last_layer_on_predicted_rows_alone_gives_the_full_models_losses_and_gradients():
