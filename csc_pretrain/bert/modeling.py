@@ -113,7 +113,8 @@ def dropout(x, rate, training):
   for each element. We draw half as many 32-bit integers and compare each 16-bit
   half with round(rate * 65536): the drop rate is within 1e-5 of ``rate`` (0.1 ->
   6554 / 65536) and the kept values are scaled by its exact inverse, so the
-  expectation is unchanged. About 3% of a training step.
+  expectation is unchanged. About 2% of an fp32 CPU step; 12% under --jit_compile,
+  where XLA's random numbers are slower still.
   """
   if not training or rate <= 0:
     return x

@@ -25,8 +25,8 @@ row), log frequency of the column character, and whether both are among the
 most common characters (function-character confusions: 的/地/得, 了/的),
 whether the column is among the WIDE_RANK most common (alone, and with any shared
 initial or final), and the word frames both fill (lexicon.py: log count, any, any
-with a common column). The row character's own frequency is the same for every candidate of its row, so
-a softmax ignores it except through such interactions.
+with a common column). The row character's own frequency is the same for every
+candidate of its row, so a softmax ignores it except through such interactions.
 
 Two more features come from a corpus of real errors, the *prior* (``Prior``;
 the shipped one is SIGHAN 2013-15's training pairs, counts only, in
