@@ -232,7 +232,7 @@ def main():
   if not (run_cv or args.pairs):
     return
   chars, infos, _ = build.load_sources(charset=args.charset)
-  tables = build.make_tables(chars, infos)
+  tables = build.make_tables(chars, infos, words=build.lexicon_words(build.JIEBA))
   log(f"tables for {len(chars)} characters")
   for spec in args.pairs:
     counts = read_pairs(spec)

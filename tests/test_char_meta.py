@@ -306,6 +306,7 @@ def test_cli_writes_everything_and_refuses_to_overwrite(sample_dir, tmp_path):
     ("--merge_confusion", "清\t\n", ":1: no candidates"),
     ("--freq_file", "清\tmany\n", ":1: expected char<TAB>count"),
     ("--decomposition_file", "清=a(氵,青)\n", ":1: not a cjk-decomp record"),
+    ("--lexicon", "长江\n大河 2\n", ":2: lexicon word '大河 2' holds whitespace"),
 ])
 def test_bad_input_names_file_and_line_and_writes_nothing(tmp_path, sample_dir, flag, content, expect):
   bad = tmp_path / "bad.txt"
@@ -515,25 +516,15 @@ def test_frames_count_shared_word_slots_and_skip_crowded_ones(monkeypatch):
 def test_a_lexicon_lifts_characters_that_fill_the_same_words(sample_dir, tmp_path):
   # 黑 and 白 neither sound nor look alike; in these words they fill the same slots.
   words = tmp_path / "words.txt"
-  words.write_text("".join(f"{a}{w} 5 n\n" for a in "黑白" for w in "天夜色板人"),
-                   encoding="utf-8")
+  words.write_text("".join(f"{a}{w}\n" for a in "黑白" for w in "天夜色板人"), encoding="utf-8")
   chars, infos, _ = build.load_sources(charset=str(sample_dir / "charset.txt"))
   weights = ranking.load_weights()["correct"]
   row, col = chars.index("黑"), chars.index("白")
 
-  def rank(lexicon_file):
-    s = ranking.score(build.make_tables(chars, infos, lexicon=lexicon_file), np.array([row]),
+  def rank(lexicon_words):
+    s = ranking.score(build.make_tables(chars, infos, words=lexicon_words), np.array([row]),
                       weights)[0]
     s[row] = -np.inf
     return int((s > s[col]).sum())
 
-  assert rank(str(words)) < rank("") - 10
-
-
-def test_a_lexicon_without_words_is_named_and_nothing_is_written(sample_dir, tmp_path):
-  bad = tmp_path / "words.txt"
-  bad.write_text("a 1\n长江大河小溪 2\n", encoding="utf-8")
-  result = _cli("--output_dir", str(tmp_path / "o"), "--charset", str(sample_dir / "charset.txt"),
-                "--lexicon", str(bad))
-  assert result.returncode != 0 and f"{bad}: no words of 2-4 CJK characters" in result.stderr
-  assert not (tmp_path / "o").exists() or not os.listdir(tmp_path / "o")
+  assert rank(build.lexicon_words(str(words))) < rank(None) - 10

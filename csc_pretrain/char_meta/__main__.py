@@ -32,9 +32,9 @@ SOURCE_FLAGS = (  # building and fitting
     ("font", "string", "Font file for the glyph measure (default: Noto Sans CJK SC from the "
      "noto-cjk-sans-otc package)."),
     ("font_index", "integer", "Face index of --font inside a font collection."),
-    ("lexicon", "string", "Word list for the shared-frame features (这么/怎么: 这 and 怎 fill "
-     "the same slot), one word first on each line (default: jieba's dictionary; '' for "
-     "none)."),
+    ("lexicon", "string", "Words for the shared-frame features (这么/怎么: 这 and 怎 fill the "
+     "same slot), as the corrector's --lexicon: a file of one word a line, 'jieba' (the "
+     "default: jieba's dictionary), or both joined by commas; '' for none."),
 )
 
 BUILD_FLAGS = (

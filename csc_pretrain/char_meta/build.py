@@ -19,7 +19,8 @@ import time
 import numpy as np
 
 from csc_pretrain.char_meta import decompose, formats, glyph, phonetic, ranking, similarity
-from csc_pretrain.char_meta import lexicon as lexicon_mod
+from csc_pretrain.char_meta import lexicon
+from csc_pretrain.correct.constraints import JIEBA, lexicon_words
 from csc_pretrain.io_utils import (CJK_FIRST, CJK_LAST, InputError, atomic_write, check_can_write,
                                    is_cjk, read_lines)
 
@@ -43,7 +44,7 @@ class SourceConfig:
   tone_insensitive: bool = False
   font: str = None
   font_index: int = 0
-  lexicon: str = None
+  lexicon: str = JIEBA
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,12 +141,10 @@ def load_sources(charset=None, decomposition_file=None, ids_file=None, faspell_c
   return chars, infos, source
 
 
-def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True, lexicon=None):
-  """ranking.Tables for ``chars`` (the first len(chars) of ``infos``). ``lexicon``: a
-  word list for the shared-frame features (None: jieba's dictionary; "": none)."""
+def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True, words=None):
+  """ranking.Tables for ``chars`` (the first len(chars) of ``infos``). ``words``: the
+  lexicon of the shared-frame features (``lexicon_words(--lexicon)``; None: none)."""
   t0 = time.time()
-  lexicon = lexicon_mod.default_dictionary() if lexicon is None else lexicon
-  words = lexicon_mod.read_words(lexicon) if lexicon else None
   rows = infos[:len(chars)]
   shapes = similarity.Shapes([i.stroke_ids for i in rows], [i.component_ids for i in rows],
                              [i.strokes for i in rows])
@@ -157,7 +156,7 @@ def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True, lexi
       phonetic=phonetic.PhoneticTable(readings, tone_sensitive),
       bits=phonetic.PhoneticBits(readings), freq=np.array([i.frequency for i in rows], np.float64),
       has_reading=np.array([bool(r) for r in readings]),
-      frames=lexicon_mod.FrameTable(chars, words) if words else None)
+      frames=lexicon.FrameTable(chars, words) if words else None)
 
 
 def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
@@ -165,13 +164,15 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
           tone_sensitive=True, merge=(), merge_bonus=1.0, extra_columns=False,
           overwrite=False, block_size=128, progress_bar=True, weights_file=None,
           font=None, font_index=0, observed=None, observed_weight=OBSERVED_WEIGHT,
-          prior_file=None, lexicon=None):
+          prior_file=None, lexicon_spec=JIEBA):
   """Runs the whole stage and writes its files into ``output_dir``.
 
   ``merge`` is a list of ``(path, kind)`` with kind in phonetic|visual|any.
   ``observed`` is a wrong<TAB>correct<TAB>count file whose pairs come first in
   both directions. ``prior_file``: real errors in the same layout for the
   ranking's prior features (None: the shipped SIGHAN counts; "": no prior).
+  ``lexicon_spec``: the words of the shared-frame features, as the corrector's
+  --lexicon (a file, ``jieba``, or both joined by commas; "": none).
   Returns the stats dict (also written as char_meta_stats.json).
   """
   t0 = time.time()
@@ -184,13 +185,14 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
   observed_pairs = formats.read_observed_confusions(observed) if observed else {}
   prior_file = ranking.default_prior_file() if prior_file is None else prior_file
   prior_pairs = formats.read_observed_confusions(prior_file) if prior_file else {}
+  words = lexicon_words(lexicon_spec)
   chars, infos, source = load_sources(charset, decomposition_file, ids_file,
                                       faspell_char_meta, freq_file, freq_corpus)
 
   # 2. The measures every pair is compared by.
   rows = infos[:len(chars)]
   index = {c: i for i, c in enumerate(chars)}
-  tables = make_tables(chars, infos, font, font_index, tone_sensitive, lexicon)
+  tables = make_tables(chars, infos, font, font_index, tone_sensitive, words)
   bonus, merged_pairs = _merge_bonus(external, index, merge_bonus)
   observed_bonus, observed_used = _observed_bonus(observed_pairs, index, observed_weight)
   priors = ({d: ranking.Prior.of(prior_pairs, chars, d) for d in ranking.DIRECTIONS}
@@ -233,7 +235,7 @@ def build(output_dir, top_k=50, decomposition_file=None, ids_file=None,
       "weights_file": weights_file or ranking.default_weights_file(),
       "prior_file": prior_file, "prior_pairs": len(priors["correct"].pairs) if priors else 0,
       "font": font or "noto-cjk-sans-otc (Noto Sans CJK SC)",
-      "lexicon": "jieba dict.txt" if lexicon is None else lexicon,
+      "lexicon": lexicon_spec,
       "seconds_similarity": round(t_sim, 1), "seconds_total": round(time.time() - t0, 1),
   }
   with atomic_write(paths[formats.STATS]) as f:
@@ -253,7 +255,7 @@ def run(cfg):
       extra_columns=cfg.extra_columns, overwrite=cfg.overwrite, block_size=cfg.block_size,
       weights_file=cfg.weights_file, font=src.font, font_index=src.font_index,
       observed=cfg.observed, observed_weight=cfg.observed_weight, prior_file=cfg.prior_file,
-      lexicon=src.lexicon)
+      lexicon_spec=src.lexicon)
 
 
 def _merge_spec(spec):
@@ -276,17 +278,18 @@ def fit(cfg):
   prior_out = cfg.prior_out or os.path.join(os.path.dirname(os.path.abspath(out)),
                                             os.path.basename(ranking.default_prior_file()))
   corpora = _fit_corpora(cfg.fit_pairs)
+  src = cfg.sources
+  words = lexicon_words(src.lexicon)
   counts = {}
   for corpus in corpora:
     for pair, n in corpus.items():
       counts[pair] = counts.get(pair, 0) + n
-  src = cfg.sources
   chars, infos, _ = load_sources(
       charset=src.charset, decomposition_file=src.decomposition_file, ids_file=src.ids_file,
       faspell_char_meta=src.faspell_char_meta, freq_file=src.freq_file,
       freq_corpus=src.freq_corpus)
   tables = make_tables(chars, infos, src.font, src.font_index, not src.tone_insensitive,
-                       src.lexicon)
+                       words)
   weights = ranking.fit(tables, corpora, log=logging.info)
   note = (f"fitted by `python -m csc_pretrain.char_meta fit` on {sum(counts.values()):.0f} "
           f"errors ({len(counts)} pairs) from {len(corpora)} corpora, "

@@ -3,7 +3,8 @@
 Many real errors are neither sound- nor look-alikes: 这/怎, 多/都, 的/个, 旅/路.
 What such pairs share is *where* they occur: 这么/怎么, 旅途/路途, 旅程/路程. We
 count, for a pair (a, b), the word frames "x_y" of a dictionary in which both a and
-b make a word (jieba's dictionary by default, about 330k words of 2-4 characters).
+b make a word (jieba's dictionary by default, about 330k words of 2-4 characters;
+the words come from the corrector's --lexicon reader, constraints.lexicon_words).
 Frames with more than MAX_FRAME fillers ("_子", "第_") say nothing about a pair
 and are skipped.
 
@@ -11,33 +12,13 @@ The table is sparse: each character has a few thousand frame-mates out of 21k.
 """
 
 import collections
-import os
 
 import numpy as np
 
-from csc_pretrain.io_utils import InputError, is_cjk, read_lines
+from csc_pretrain.io_utils import is_cjk
 
 MAX_FRAME = 300
 MIN_LEN, MAX_LEN = 2, 4
-
-
-def default_dictionary():
-  """jieba's word list (word, count, tag per line), read from the installed package."""
-  import jieba  # noqa: PLC0415 (heavy import, only when the default is used)
-  return os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
-
-
-def read_words(path):
-  """Words of MIN_LEN..MAX_LEN CJK characters from a file with one word first on
-  each line (jieba's ``word count tag`` layout, or a plain word list)."""
-  words = set()
-  for _, line in read_lines(path):
-    parts = line.split()
-    if parts and MIN_LEN <= len(parts[0]) <= MAX_LEN and all(is_cjk(ch) for ch in parts[0]):
-      words.add(parts[0])
-  if not words:
-    raise InputError(path, 0, f"no words of {MIN_LEN}-{MAX_LEN} CJK characters")
-  return sorted(words)
 
 
 class FrameTable:
@@ -46,7 +27,9 @@ class FrameTable:
   def __init__(self, chars, words):
     index = {c: i for i, c in enumerate(chars)}
     frames = collections.defaultdict(set)
-    for w in words:
+    for w in sorted(words):
+      if not (MIN_LEN <= len(w) <= MAX_LEN and all(is_cjk(ch) for ch in w)):
+        continue
       ids = [index.get(ch, -1) for ch in w]
       for i, k in enumerate(ids):
         if k >= 0:

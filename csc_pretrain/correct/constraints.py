@@ -81,6 +81,17 @@ def read_lexicon(path):
   return words
 
 
+def lexicon_words(spec):
+  """The words of a --lexicon ``spec``: a file, ``jieba``, or several joined by commas."""
+  words = set()
+  for source in spec.split(","):
+    if source == JIEBA:
+      words |= set(Dictionary.jieba().counts)
+    elif source:
+      words |= read_lexicon(source)
+  return words
+
+
 @dataclasses.dataclass
 class Constraints:
   """Protected patterns and lexicon words, applied to one text at a time."""
@@ -101,13 +112,8 @@ class Constraints:
     """``lexicon_path``: a file, ``jieba``, or several of them joined by commas."""
     if not protect_path and not lexicon_path:
       return None
-    words = set()
-    for source in (lexicon_path or "").split(","):
-      if source == JIEBA:
-        words |= set(Dictionary.jieba().counts)
-      elif source:
-        words |= read_lexicon(source)
-    return cls(read_protect(protect_path) if protect_path else [], words)
+    return cls(read_protect(protect_path) if protect_path else [],
+               lexicon_words(lexicon_path or ""))
 
   def frozen(self, text):
     """Positions of ``text`` no edit may touch: inside a protected match or inside
