@@ -16,10 +16,13 @@ left out. Run it on an otherwise idle machine.
 
 The last row is a ceiling measured on the spot before each pair: every matrix
 product of one training step (forward, and the two products of each gradient)
-and the optimizer's update, each timed alone with TF's own kernels, summed. An
-fp32 step that does that work cannot beat it by more than what running two
-products at once gains, whatever else is fused or removed; its ratio to
-Google's says whether a target ratio is reachable on this machine.
+and the optimizer's update, each timed alone with TF's own kernels, summed. The
+products are on the rows our fp32 step computes: real tokens and nonzero-weight
+predictions (--skip_padding, the default; Google's step and ours under
+--jit_compile compute all rows). An fp32 step that does that work cannot beat it
+by more than what running two products at once gains, whatever else is fused or
+removed; its ratio to Google's says whether a target ratio is reachable on this
+machine.
 """
 
 import argparse
@@ -106,28 +109,46 @@ def _median_seconds(fn, args, repeats):
   return statistics.median(times)
 
 
-def step_floor(repeats=20):
+def rows_per_step(records):
+  """(token rows, prediction rows) a step computes with --skip_padding (the default),
+  the median over the batches of ``records``: real tokens and nonzero-weight
+  predictions, each rounded up to its bucket (modeling.ROW_BUCKET, PREDICTION_BUCKET)."""
+  import tensorflow as tf
+  from csc_pretrain.bert import modeling
+  spec = {"input_mask": tf.io.FixedLenFeature([SEQ], tf.int64),
+          "masked_lm_weights": tf.io.FixedLenFeature([PREDICTIONS], tf.float32)}
+  tokens, predictions = [], []
+  for batch in tf.data.TFRecordDataset(records).batch(BATCH, drop_remainder=True):
+    f = tf.io.parse_example(batch, spec)
+    for rows, keep, bucket in ((tokens, f["input_mask"] > 0, modeling.ROW_BUCKET),
+                               (predictions, f["masked_lm_weights"] > 0, modeling.PREDICTION_BUCKET)):
+      rows.append(len(modeling.padded_rows(tf.reshape(keep, [-1]), bucket)[0]))
+  return statistics.median_low(tokens), statistics.median_low(predictions)
+
+
+def step_floor(tokens=BATCH * SEQ, predictions=BATCH * PREDICTIONS, repeats=20):
   """(seconds, GFLOP) of what every fp32 training step of this model must do, each
   part timed here on its own with TF's kernels (median of ``repeats``): the matrix
   products (forward, in every layer and the MLM head, and the two products of each
-  one's gradient) and the optimizer's update of every variable and its two slots."""
+  one's gradient) on ``tokens`` rows and ``predictions`` rows a batch (all of
+  them, as Google's step, by default), and the optimizer's update of every
+  variable and its two slots."""
   import tensorflow as tf
   from csc_pretrain.bert import modeling
   from csc_pretrain.run_pretraining import optimization
-  c, t, m = CONFIG, BATCH * SEQ, BATCH * PREDICTIONS
+  c, t, m = CONFIG, round(tokens), round(predictions)
   h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
   heads = c["num_attention_heads"]
   d = h // heads
 
-  def layer(queries):  # a layer's products when `queries` rows of each sequence go on
-    r = BATCH * queries
+  def layer(r, queries):  # a layer's products when `r` rows (`queries` a sequence) go on
     return [(1, t, h, h)] * 2 + [(1, r, h, h)] * 2 + [(1, r, h, i), (1, r, i, h),
                                                       (BATCH * heads, queries, d, SEQ),
                                                       (BATCH * heads, queries, SEQ, d)]
 
   # The last layer goes on only at [CLS] and the predicted positions (BertPretrainer.encode).
-  forward = layer(SEQ) * (c["num_hidden_layers"] - 1) + layer(PREDICTIONS + 1) \
-      + [(1, m, h, h), (1, m, h, v)]
+  forward = layer(t, SEQ) * (c["num_hidden_layers"] - 1) \
+      + layer(BATCH * (PREDICTIONS + 1), PREDICTIONS + 1) + [(1, m, h, h), (1, m, h, v)]
   # C = A @ B, A [a, k], B [k, b]: dA = dC @ B^T [a, b] x [b, k], dB = A^T @ dC [k, a] x [a, b].
   products = [p for (n, a, k, b) in forward for p in ((n, a, k, b), (n, a, b, k), (n, k, a, b))]
   seconds = 0.0
@@ -164,8 +185,9 @@ def main():
   floors = []  # step_floor() before each pair: the machine's speed drifts too
   with tempfile.TemporaryDirectory() as tmp:
     records, config = make_records(tmp)
+    rows = rows_per_step(records)  # our step skips padding; the floor counts what it computes
     for k in range(args.pairs):
-      floors.append(step_floor())
+      floors.append(step_floor(*rows))
       rates, seconds = google(records, config, os.path.join(tmp, f"google{k}"), args.steps)
       runs["google"].append((statistics.median(rates[1:] or rates), seconds))
       for variant in variants:
@@ -192,8 +214,9 @@ def main():
   ratios = [r / g for r, g in zip(ceilings, google_rates)]
   print(f"{'ceiling (see below)':34s}{statistics.median(ceilings):12.1f}"
         f"{f'{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})':>24s}")
-  print(f"(ceiling: the step's {floors[0][1]:.0f} GFLOP of matrix products and its optimizer "
-        f"update, each timed alone with TF's kernels, take "
+  print(f"(ceiling: the step's {floors[0][1]:.0f} GFLOP of matrix products, on its "
+        f"{rows[0]:.0f} of {BATCH * SEQ} token rows and {rows[1]:.0f} of {BATCH * PREDICTIONS} "
+        f"prediction rows, and its optimizer update, each timed alone with TF's kernels, take "
         f"{statistics.median(seconds for seconds, _ in floors) * 1000:.0f} ms: the rate if "
         "everything else in the step took no time)")
 

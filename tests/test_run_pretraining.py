@@ -92,7 +92,12 @@ def test_dropout_drops_one_in_ten_keeps_the_mean_and_repeats_with_the_seed():
 
 
 
-def test_the_last_layer_on_predicted_rows_alone_gives_the_full_models_losses_and_gradients():
+@pytest.mark.parametrize("buckets", [(1, 1), (5, 3), (128, 32)])
+def test_the_last_layer_on_predicted_rows_and_real_tokens_alone_give_the_full_models_losses_and_gradients(
+    buckets, monkeypatch):
+  # Small buckets really drop padding rows (and keep a few as filler); 128 keeps all 36 here.
+  monkeypatch.setattr(modeling, "ROW_BUCKET", buckets[0])
+  monkeypatch.setattr(modeling, "PREDICTION_BUCKET", buckets[1])
   config = modeling.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                                intermediate_size=32, type_vocab_size=2)
   model = modeling.BertPretrainer(config, seed=3)
@@ -111,27 +116,44 @@ def test_the_last_layer_on_predicted_rows_alone_gives_the_full_models_losses_and
               "next_sentence_labels": tf.constant([[0], [1], [0]])}
 
   class Dense(modeling.BertPretrainer):  # the whole sequence through every layer, then gather
-    def __call__(self, f, training=False, dtype=tf.float32):
+    def __call__(self, f, training=False, dtype=tf.float32, skip_padding=False):
       sequence, pooled = self.encode(f["input_ids"], f["input_mask"], f["segment_ids"], training, dtype)
       assert sequence.shape[1] == 12
-      return self.mlm_logits(sequence, f["masked_lm_positions"], dtype), self.nsp_logits(pooled)
+      return self.mlm_logits(sequence, f["masked_lm_positions"], dtype), self.nsp_logits(pooled), None
 
   dense = Dense(config, seed=3)
   results = []
-  for m in (model, dense):
+  for m, skip in ((model, False), (model, True), (dense, False)):
     with tf.GradientTape() as tape:
-      s = modeling.pretraining_losses(m, features)
+      s = modeling.pretraining_losses(m, features, skip_padding=skip)
       loss = s["mlm_loss_sum"] / s["mlm_weight_sum"] + s["nsp_loss_sum"] / s["examples"]
     grads = tape.gradient(loss, list(m.variables_by_name.values()))
     results.append(({k: float(v) for k, v in s.items()}, grads))
-  (ours, our_grads), (full, full_grads) = results
-  assert ours.keys() == full.keys()
-  for k in ours:
-    np.testing.assert_allclose(ours[k], full[k], rtol=1e-5, atol=1e-6, err_msg=k)
-  for name, a, b in zip(model.variables_by_name, our_grads, full_grads):
-    np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4, atol=1e-6,
-                               err_msg=name)
-  assert ours["mlm_loss_sum"] > 0 and ours["nsp_loss_sum"] > 0
+  full, full_grads = results[-1]
+  for ours, our_grads in results[:-1]:
+    assert ours.keys() == full.keys()
+    for k in ours:
+      np.testing.assert_allclose(ours[k], full[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    for name, a, b in zip(model.variables_by_name, our_grads, full_grads):
+      np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4,
+                                 atol=1e-6, err_msg=name)
+    assert ours["mlm_loss_sum"] > 0 and ours["nsp_loss_sum"] > 0
+  # How many rows the packed pass computes: real tokens (32 of 36) and nonzero weights
+  # (10 of 12), each rounded up to its bucket.
+  kept, position = modeling.padded_rows(tf.reshape(features["input_mask"], [-1]) > 0, buckets[0])
+  assert len(kept) == min(-(-32 // buckets[0]) * buckets[0], 36)
+  assert sorted(kept.numpy()[:32]) == [i for i in range(36) if mask.reshape(-1)[i]]
+  np.testing.assert_array_equal(tf.gather(kept, tf.gather(position, kept)), kept)
+  # Without positions (inference), real tokens get the same outputs, padding zeros.
+  sequence, pooled = model.encode(features["input_ids"], features["input_mask"],
+                                  features["segment_ids"])
+  packed, packed_pooled = model.encode(features["input_ids"], features["input_mask"],
+                                       features["segment_ids"], skip_padding=True)
+  real = mask[..., None] > 0
+  np.testing.assert_allclose(np.where(real, packed, 0), np.where(real, sequence, 0), rtol=1e-5,
+                             atol=1e-6)
+  assert np.all(np.asarray(packed)[~real[..., 0]] == 0) or buckets[0] != 1
+  np.testing.assert_allclose(packed_pooled, pooled, rtol=1e-5, atol=1e-6)
 # --- optimizer ------------------------------------------------------------------------------------------
 
 def test_adam_weight_decay_matches_the_formula_and_skips_layer_norm_and_bias():

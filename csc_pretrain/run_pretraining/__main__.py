@@ -46,6 +46,8 @@ FLAG_TABLE = (
     ("gradient_accumulation_steps", "integer", "Micro-batches summed per optimizer step."),
     ("mixed_precision", "string", "none | bf16 | fp16 (fp16 uses dynamic loss scaling)."),
     ("jit_compile", "bool", "XLA-compile the forward and backward pass."),
+    ("skip_padding", "bool", "Run the per-token layers on real tokens only: the same "
+     "numbers, less work (not under --jit_compile)."),
     ("distribution_strategy", "string", "auto | none | mirrored | multi_worker (TF_CONFIG)."),
     ("collective_timeout", "integer", "multi_worker: seconds a collective waits for the other "
      "workers before the run fails (0: forever)."),

@@ -56,6 +56,7 @@ class RunConfig:
   gradient_accumulation_steps: int = 1
   mixed_precision: str = "none"    # none | bf16 | fp16
   jit_compile: bool = False
+  skip_padding: bool = True        # per-token layers on real tokens only (not under XLA)
   distribution_strategy: str = "auto"  # auto | none | mirrored | multi_worker
   collective_timeout: int = 600    # seconds a multi-worker collective waits (0: forever)
   num_cpu_devices: int = 0         # >1 splits the CPU into logical devices (tests)
@@ -212,6 +213,8 @@ class Trainer:
       self.optimizer = optimization.AdamWeightDecay(self.trainable)
       self.loss_scale = tf.Variable(2.0 ** 15, trainable=False, name="loss_scale")
       self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="good_steps")
+    # Packing real tokens makes shapes that vary by batch, which XLA cannot compile.
+    self.skip_padding = cfg.skip_padding and not cfg.jit_compile
     self._micro = tf.function(self._micro_batches, jit_compile=cfg.jit_compile)
     self._train_step = tf.function(self._train_replica)
     self._eval_step = tf.function(self._eval_replica)
@@ -247,7 +250,7 @@ class Trainer:
   def _one_micro_batch(self, features, weight_total, example_total, variables):
     with tf.GradientTape() as tape:
       s = modeling.pretraining_losses(self.model, features, training=True, dtype=self.dtype,
-                                      use_nsp=self.cfg.use_nsp)
+                                      use_nsp=self.cfg.use_nsp, skip_padding=self.skip_padding)
       loss = s["mlm_loss_sum"] / (weight_total + 1e-5)
       if self.cfg.use_nsp:
         loss += s["nsp_loss_sum"] / example_total
@@ -304,7 +307,7 @@ class Trainer:
       for i in tf.range(tf.shape(batch["input_ids"])[0]):
         features = {name: t[i] for name, t in batch.items()}
         s = modeling.pretraining_losses(self.model, features, training=False, dtype=self.dtype,
-                                        use_nsp=True)
+                                        use_nsp=True, skip_padding=self.skip_padding)
         sums = {key: sums[key] + s[key] for key in _SUM_KEYS}
       return ctx.all_reduce(SUM, sums)
     return self.strategy.experimental_local_results(self.strategy.run(step, args=(batch,)))[0]
