@@ -90,8 +90,6 @@ def test_dropout_drops_one_in_ten_keeps_the_mean_and_repeats_with_the_seed():
   assert not np.array_equal(first, second)  # each step draws a new mask
 
 
-
-
 @pytest.mark.parametrize("buckets", [(1, 1), (5, 3), (128, 32)])
 def test_the_last_layer_on_predicted_rows_and_real_tokens_alone_give_the_full_models_losses_and_gradients(
     buckets, monkeypatch):
