@@ -104,8 +104,9 @@ def test_the_last_layer_on_predicted_rows_and_real_tokens_alone_give_the_full_mo
   mask = np.ones_like(ids)
   mask[1, 8:] = 0
   ids[1, 8:] = 0
-  # Repeated and padding (0, weight 0) positions, as in Google's records.
-  positions = np.array([[1, 4, 7, 0], [2, 2, 6, 0], [11, 3, 5, 9]])
+  # Repeated and padding (0, weight 0) positions, as in Google's records, and one
+  # prediction at a padded token (row 1, position 9), as a hand-made record may have.
+  positions = np.array([[1, 4, 7, 0], [2, 2, 9, 0], [11, 3, 5, 9]])
   features = {"input_ids": tf.constant(ids), "input_mask": tf.constant(mask),
               "segment_ids": tf.constant((np.arange(12) >= 6).astype(np.int64)[None].repeat(3, 0)),
               "masked_lm_positions": tf.constant(positions),
@@ -136,12 +137,12 @@ def test_the_last_layer_on_predicted_rows_and_real_tokens_alone_give_the_full_mo
       np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), rtol=1e-4,
                                  atol=1e-6, err_msg=name)
     assert ours["mlm_loss_sum"] > 0 and ours["nsp_loss_sum"] > 0
-  # How many rows the packed pass computes: real tokens (32 of 36) and nonzero weights
-  # (10 of 12), each rounded up to its bucket.
-  kept, position = modeling.padded_rows(tf.reshape(features["input_mask"], [-1]) > 0, buckets[0])
+  # The rows padded_rows keeps: the True ones first, in order, then filler up to the bucket.
+  keep = tf.reshape(features["input_mask"], [-1]) > 0  # 32 of 36
+  kept, position = modeling.padded_rows(keep, buckets[0])
   assert len(kept) == min(-(-32 // buckets[0]) * buckets[0], 36)
-  assert sorted(kept.numpy()[:32]) == [i for i in range(36) if mask.reshape(-1)[i]]
-  np.testing.assert_array_equal(tf.gather(kept, tf.gather(position, kept)), kept)
+  assert list(kept.numpy()[:32]) == [i for i in range(36) if mask.reshape(-1)[i]]
+  np.testing.assert_array_equal(tf.gather(position, kept), np.arange(len(kept)))
   # Without positions (inference), real tokens get the same outputs, padding zeros.
   sequence, pooled = model.encode(features["input_ids"], features["input_mask"],
                                   features["segment_ids"])

@@ -212,12 +212,13 @@ class BertPretrainer(tf.Module):
     records with 20 predictions that is about a seventh less work a step.
 
     With ``skip_padding``, every per-token product (projections, feed-forward,
-    LayerNorm) runs on the tokens of ``input_mask`` alone, packed into one
-    [tokens, hidden] matrix; only attention scatters them back to [batch, seq]
-    (``padded_rows``). Padding is masked out of attention (its weight underflows
-    to exactly 0), so the outputs at real tokens are the same numbers; at padding
-    they are zeros. The packed rows are rounded up to ROW_BUCKET, so XLA-compiled
-    pieces see few shapes. Not under XLA (--jit_compile): the shapes vary.
+    LayerNorm) runs on the tokens of ``input_mask`` alone (and on any predicted
+    position a record puts on padding), packed into one [tokens, hidden] matrix;
+    only attention scatters them back to [batch, seq] (``padded_rows``). Padding
+    is masked out of attention (its weight underflows to exactly 0), so the
+    outputs at real tokens are the same numbers; at padding they are zeros. The
+    packed rows are rounded up to ROW_BUCKET, so XLA-compiled pieces see few
+    shapes. Not under XLA (--jit_compile): the shapes vary.
 
     Inside, activations are kept as [batch * seq, hidden] matrices, as in
     Google's modeling.py: 2-D matmuls with a fused bias add, whose kernel
@@ -228,11 +229,22 @@ class BertPretrainer(tf.Module):
     act = ACTIVATIONS[c.hidden_act]
     batch_size, seq_len = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
     heads, head_size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
+    rows = seq_len
+    if positions is not None:  # [CLS] first (the pooler's row), then the predicted positions
+      rows = tf.shape(positions)[1] + 1
+      wanted = tf.concat([tf.zeros_like(positions[:, :1]), positions], axis=1)
+      wanted = tf.reshape(wanted + tf.range(batch_size, dtype=positions.dtype)[:, None] * tf.cast(
+          seq_len, positions.dtype), [-1])  # rows of the [batch * seq, hidden] matrix
     if skip_padding:
-      kept, packed_row = padded_rows(tf.reshape(input_mask, [-1]) > 0, ROW_BUCKET)
+      real = tf.reshape(input_mask, [-1]) > 0
+      if positions is not None:  # a row that is read is computed, even at padding (as Google's)
+        real = tf.tensor_scatter_nd_update(real, wanted[:, None], tf.ones_like(wanted, tf.bool))
+      kept, packed_row = padded_rows(real, ROW_BUCKET)
       x = (tf.gather(self.word_embeddings, tf.gather(tf.reshape(input_ids, [-1]), kept))
            + tf.gather(self.token_type_embeddings, tf.gather(tf.reshape(segment_ids, [-1]), kept))
            + tf.gather(self.position_embeddings, kept % tf.cast(seq_len, kept.dtype)))
+      if positions is not None:
+        wanted = tf.gather(packed_row, wanted)  # rows of the packed matrix
     else:
       x = (tf.gather(self.word_embeddings, input_ids)
            + tf.gather(self.token_type_embeddings, segment_ids)
@@ -241,14 +253,6 @@ class BertPretrainer(tf.Module):
     x = tf.reshape(tf.cast(x, dtype), [-1, c.hidden_size])  # [batch * seq (or tokens), hidden]
     # Additive attention mask: 0 where attended, -10000 on padding. [batch, 1, 1, seq]
     mask = (1.0 - tf.cast(input_mask[:, None, None, :], tf.float32)) * -10000.0
-    rows = seq_len
-    if positions is not None:  # [CLS] first (the pooler's row), then the predicted positions
-      rows = tf.shape(positions)[1] + 1
-      wanted = tf.concat([tf.zeros_like(positions[:, :1]), positions], axis=1)
-      wanted = tf.reshape(wanted + tf.range(batch_size, dtype=positions.dtype)[:, None] * tf.cast(
-          seq_len, positions.dtype), [-1])  # rows of the [batch * seq, hidden] matrix
-      if skip_padding:
-        wanted = tf.gather(packed_row, wanted)  # ... and of the packed one
 
     def unpack(t):  # packed [tokens, width] -> [batch * seq, width], zeros at padding
       if not skip_padding:
