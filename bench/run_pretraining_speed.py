@@ -114,9 +114,9 @@ def rows_per_step(records):
   the median over the batches of ``records``: real tokens and nonzero-weight
   predictions, each rounded up to its bucket (modeling.ROW_BUCKET, PREDICTION_BUCKET)."""
   import tensorflow as tf
-  from csc_pretrain.bert import modeling
-  spec = {"input_mask": tf.io.FixedLenFeature([SEQ], tf.int64),
-          "masked_lm_weights": tf.io.FixedLenFeature([PREDICTIONS], tf.float32)}
+  from csc_pretrain.bert import modeling, tfrecord
+  spec = {k: v for k, v in tfrecord.feature_spec(SEQ, PREDICTIONS).items()
+          if k in ("input_mask", "masked_lm_weights")}
   tokens, predictions = [], []
   for batch in tf.data.TFRecordDataset(records).batch(BATCH, drop_remainder=True):
     f = tf.io.parse_example(batch, spec)
@@ -136,7 +136,7 @@ def step_floor(tokens=BATCH * SEQ, predictions=BATCH * PREDICTIONS, repeats=20):
   import tensorflow as tf
   from csc_pretrain.bert import modeling
   from csc_pretrain.run_pretraining import optimization
-  c, t, m = CONFIG, round(tokens), round(predictions)
+  c, t, m = CONFIG, tokens, predictions
   h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
   heads = c["num_attention_heads"]
   d = h // heads
