@@ -145,6 +145,30 @@ def padded_rows(keep, bucket):
   return order[:count], tf.math.invert_permutation(order)
 
 
+def row_packing(keep, bucket):
+  """``padded_rows`` and the two maps between the full and the packed matrix.
+
+  Returns (rows, position, pack, unpack): ``pack`` takes the rows of a
+  [len(keep), width] matrix, ``unpack`` puts a [len(rows), width] matrix back
+  with zeros elsewhere. Each is the other's gradient, so both directions are
+  plain gathers: TF's scatter_nd, and gather's gradient (a segment sum), are
+  single-threaded passes about twice as slow.
+  """
+  rows, position = padded_rows(keep, bucket)
+  count = tf.shape(rows, out_type=position.dtype)[0]
+  spread = tf.minimum(position, count)  # rows left out read a zero row appended at `count`
+
+  @tf.custom_gradient
+  def pack(t):
+    return tf.gather(t, rows), unpack
+
+  @tf.custom_gradient
+  def unpack(t):
+    return tf.gather(tf.pad(t, [[0, 1], [0, 0]]), spread), pack
+
+  return rows, position, pack, unpack
+
+
 class BertPretrainer(tf.Module):
   """BERT with Google's pretraining heads (masked LM and next sentence)."""
 
@@ -239,7 +263,7 @@ class BertPretrainer(tf.Module):
       real = tf.reshape(input_mask, [-1]) > 0
       if positions is not None:  # a row that is read is computed, even at padding (as Google's)
         real = tf.tensor_scatter_nd_update(real, wanted[:, None], tf.ones_like(wanted, tf.bool))
-      kept, packed_row = padded_rows(real, ROW_BUCKET)
+      kept, packed_row, pack, unpack_rows = row_packing(real, ROW_BUCKET)
       x = (tf.gather(self.word_embeddings, tf.gather(tf.reshape(input_ids, [-1]), kept))
            + tf.gather(self.token_type_embeddings, tf.gather(tf.reshape(segment_ids, [-1]), kept))
            + tf.gather(self.position_embeddings, kept % tf.cast(seq_len, kept.dtype)))
@@ -257,7 +281,7 @@ class BertPretrainer(tf.Module):
     def unpack(t):  # packed [tokens, width] -> [batch * seq, width], zeros at padding
       if not skip_padding:
         return t
-      return tf.scatter_nd(kept[:, None], t, tf.stack([batch_size * seq_len, tf.shape(t)[1]]))
+      return unpack_rows(t)
 
     def project(t, kernel_bias):  # [rows, in] -> [rows, out]
       kernel, bias = kernel_bias
@@ -281,7 +305,7 @@ class BertPretrainer(tf.Module):
       context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # [batch, len, heads, head_size]
       context = tf.reshape(context, [-1, c.hidden_size])  # [batch * len, hidden]
       if skip_padding and not last:
-        context = tf.gather(context, kept)  # back to the packed rows
+        context = pack(context)  # back to the packed rows
       attention = dropout(project(context, layer["attention_output"]), c.hidden_dropout_prob,
                           training)
       x = layer_norm(attention + x, *layer["attention_norm"])
