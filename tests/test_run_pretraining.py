@@ -90,6 +90,33 @@ def test_dropout_drops_one_in_ten_keeps_the_mean_and_repeats_with_the_seed():
   assert not np.array_equal(first, second)  # each step draws a new mask
 
 
+def test_bias_add_and_row_packing_have_tfs_values_and_gradients():
+  x, bias = tf.random.normal([37, 5], seed=1), tf.random.normal([5], seed=2)
+  dy = tf.random.normal([37, 5], seed=3)
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch([x, bias])
+    ours, tfs = modeling.bias_add(x, bias), tf.nn.bias_add(x, bias)
+  np.testing.assert_array_equal(ours, tfs)
+  for a, b in zip(tape.gradient(ours, [x, bias], dy), tape.gradient(tfs, [x, bias], dy)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+  # Rows 1, 3, 4 kept and padded to a multiple of 2 with row 0; rows 2 and 5 left out.
+  keep = tf.constant([False, True, False, True, True, False])
+  rows, position, pack, unpack = modeling.row_packing(keep, 2)
+  assert rows.numpy().tolist() == [1, 3, 4, 0]
+  assert tf.gather(position, rows).numpy().tolist() == [0, 1, 2, 3]
+  full = tf.reshape(tf.range(12, dtype=tf.float32), [6, 2])
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(full)
+    packed = pack(full)
+    back = unpack(packed)
+  np.testing.assert_array_equal(packed, tf.gather(full, [1, 3, 4, 0]))
+  kept = tf.constant([[1.0], [1], [0], [1], [1], [0]])
+  np.testing.assert_array_equal(back, full * kept)
+  up = tf.reshape(tf.range(100, 112, dtype=tf.float32), [6, 2])  # gradients as TF's gathers give
+  np.testing.assert_array_equal(tape.gradient(back, full, up), up * kept)
+  np.testing.assert_array_equal(tape.gradient(packed, full, tf.ones([4, 2])), tf.ones([6, 2]) * kept)
+
+
 @pytest.mark.parametrize("buckets", [(1, 1), (5, 3), (128, 32)])
 def test_the_last_layer_on_predicted_rows_and_real_tokens_alone_give_the_full_models_losses_and_gradients(
     buckets, monkeypatch):

@@ -105,6 +105,18 @@ def cross_entropy(logits, labels):
   return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
+@tf.custom_gradient
+def bias_add(x, bias):
+  """tf.nn.bias_add of a [rows, width] matrix, whose bias gradient is one matrix product.
+
+  TF's BiasAddGrad kernel sums the columns of the output gradient in a pass
+  about a third slower than oneDNN's product of a row of ones with it.
+  """
+  def grad(dy):
+    return dy, tf.matmul(tf.ones([1, tf.shape(dy)[0]], dy.dtype), dy)[0]
+  return tf.nn.bias_add(x, bias), grad
+
+
 def dropout(x, rate, training):
   """Inverted dropout, as tf.nn.dropout, drawing 16 random bits per element.
 
@@ -285,7 +297,7 @@ class BertPretrainer(tf.Module):
 
     def project(t, kernel_bias):  # [rows, in] -> [rows, out]
       kernel, bias = kernel_bias
-      return tf.nn.bias_add(tf.matmul(t, tf.cast(kernel, dtype)), tf.cast(bias, dtype))
+      return bias_add(tf.matmul(t, tf.cast(kernel, dtype)), tf.cast(bias, dtype))
 
     def split_heads(t, length):  # [batch * length, hidden] -> [batch, heads, length, head_size]
       return tf.transpose(tf.reshape(t, [batch_size, length, heads, head_size]), [0, 2, 1, 3])
