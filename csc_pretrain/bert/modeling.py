@@ -133,7 +133,8 @@ def dropout(x, rate, training):
     return x
   key = tf.bitcast(tf.random.uniform([2], -2 ** 31, 2 ** 31 - 1, dtype=tf.int32), tf.uint32)
   threshold = round(rate * 65536)
-  threshold, scale = tf.constant(threshold, tf.uint32), tf.constant(65536 / (65536 - threshold), x.dtype)
+  scale = tf.constant(65536 / (65536 - threshold), x.dtype)
+  threshold = tf.constant(threshold, tf.uint32)
 
   @tf.custom_gradient
   def drop(x):
@@ -270,7 +271,7 @@ class BertPretrainer(tf.Module):
     With ``skip_padding``, every per-token product (projections, feed-forward,
     LayerNorm) runs on the tokens of ``input_mask`` alone (and on any predicted
     position a record puts on padding), packed into one [tokens, hidden] matrix;
-    only attention scatters them back to [batch, seq] (``padded_rows``). Padding
+    only attention puts them back to [batch, seq] (``row_packing``). Padding
     is masked out of attention (its weight underflows to exactly 0), so the
     outputs at real tokens are the same numbers; at padding they are zeros. The
     packed rows are rounded up to ROW_BUCKET, so XLA-compiled pieces see few
