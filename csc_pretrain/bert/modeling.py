@@ -117,6 +117,22 @@ def bias_add(x, bias):
   return tf.nn.bias_add(x, bias), grad
 
 
+@tf.custom_gradient
+def tie(table):
+  """``table`` twice: for the input lookup and for the tied MLM decoder.
+
+  The lookup's gradient is a few rows (IndexedSlices), the decoder's the whole
+  table. Summed by TF they are concatenated and segment-summed into a new
+  table-sized tensor in one thread; here the rows are added into the decoder's
+  gradient in place.
+  """
+  def grad(d_lookup, d_decoder):
+    if isinstance(d_lookup, tf.IndexedSlices):
+      return tf.tensor_scatter_nd_add(d_decoder, d_lookup.indices[:, None], d_lookup.values)
+    return d_decoder + d_lookup
+  return (tf.identity(table), tf.identity(table)), grad
+
+
 def dropout(x, rate, training):
   """Inverted dropout, as tf.nn.dropout, with masks from a counter-based hash.
 
@@ -258,7 +274,7 @@ class BertPretrainer(tf.Module):
   # --- the encoder --------------------------------------------------------------------------
 
   def encode(self, input_ids, input_mask, segment_ids, training=False, dtype=tf.float32,
-             positions=None, skip_padding=False):
+             positions=None, skip_padding=False, word_embeddings=None):
     """Sequence output [batch, seq, hidden] and pooled output [batch, hidden].
 
     With ``positions`` [batch, predictions], the sequence output is only those
@@ -284,6 +300,8 @@ class BertPretrainer(tf.Module):
     """
     c = self.config
     act = ACTIVATIONS[c.hidden_act]
+    if word_embeddings is None:
+      word_embeddings = self.word_embeddings
     batch_size, seq_len = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
     heads, head_size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
     rows = seq_len
@@ -297,13 +315,13 @@ class BertPretrainer(tf.Module):
       if positions is not None:  # a row that is read is computed, even at padding (as Google's)
         real = tf.tensor_scatter_nd_update(real, wanted[:, None], tf.ones_like(wanted, tf.bool))
       kept, packed_row, pack, unpack_rows = row_packing(real, ROW_BUCKET)
-      x = (tf.gather(self.word_embeddings, tf.gather(tf.reshape(input_ids, [-1]), kept))
+      x = (tf.gather(word_embeddings, tf.gather(tf.reshape(input_ids, [-1]), kept))
            + tf.gather(self.token_type_embeddings, tf.gather(tf.reshape(segment_ids, [-1]), kept))
            + tf.gather(self.position_embeddings, kept % tf.cast(seq_len, kept.dtype)))
       if positions is not None:
         wanted = tf.gather(packed_row, wanted)  # rows of the packed matrix
     else:
-      x = (tf.gather(self.word_embeddings, input_ids)
+      x = (tf.gather(word_embeddings, input_ids)
            + tf.gather(self.token_type_embeddings, segment_ids)
            + self.position_embeddings[:seq_len][None])  # [batch, seq, hidden]
     x = dropout(layer_norm(x, *self.embedding_norm), c.hidden_dropout_prob, training)
@@ -354,7 +372,7 @@ class BertPretrainer(tf.Module):
 
   # --- the pretraining heads ---------------------------------------------------------------------
 
-  def mlm_logits(self, sequence_output, positions=None, dtype=tf.float32):
+  def mlm_logits(self, sequence_output, positions=None, dtype=tf.float32, word_embeddings=None):
     """Logits [..., vocab] of the rows [..., hidden] of ``sequence_output``.
 
     With ``positions`` [batch, predictions], ``sequence_output`` is the whole
@@ -370,7 +388,9 @@ class BertPretrainer(tf.Module):
     kernel, bias = self.mlm_transform
     x = tf.nn.bias_add(tf.matmul(x, tf.cast(kernel, dtype)), tf.cast(bias, dtype))
     x = layer_norm(ACTIVATIONS[c.hidden_act](x), *self.mlm_norm)
-    logits = tf.matmul(x, tf.cast(self.word_embeddings, dtype), transpose_b=True)
+    if word_embeddings is None:
+      word_embeddings = self.word_embeddings
+    logits = tf.matmul(x, tf.cast(word_embeddings, dtype), transpose_b=True)
     logits = tf.nn.bias_add(tf.cast(logits, tf.float32), self.mlm_bias)  # [rows, vocab]
     return tf.reshape(logits, tf.concat([shape, [c.vocab_size]], axis=0))
 
@@ -387,17 +407,19 @@ class BertPretrainer(tf.Module):
     nothing to the loss or its gradient; the vocabulary product is a fifth of a
     step at 128/20, and about one prediction in six of our records is padding.
     """
+    lookup, decoder = tie(self.word_embeddings)
     sequence, pooled = self.encode(features["input_ids"], features["input_mask"],
                                    features["segment_ids"], training, dtype,
                                    positions=features["masked_lm_positions"],
-                                   skip_padding=skip_padding)
+                                   skip_padding=skip_padding, word_embeddings=lookup)
     sequence = tf.reshape(sequence, [-1, self.config.hidden_size])  # [batch * predictions, hidden]
     rows = None
     if skip_padding:
       weights = tf.reshape(features["masked_lm_weights"], [-1])
       rows, _ = padded_rows(weights > 0, PREDICTION_BUCKET)
       sequence = tf.gather(sequence, rows)
-    return self.mlm_logits(sequence, dtype=dtype), self.nsp_logits(pooled), rows
+    return (self.mlm_logits(sequence, dtype=dtype, word_embeddings=decoder),
+            self.nsp_logits(pooled), rows)
 
 
 def pretraining_losses(model, features, training=False, dtype=tf.float32, use_nsp=True,
