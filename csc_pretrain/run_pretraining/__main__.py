@@ -12,8 +12,8 @@ import sys
 
 from absl import app, flags
 
-from csc_pretrain.io_utils import (InputError, define_flag_table, flag_values, quiet_tensorflow,
-                                   run_cli)
+from csc_pretrain.io_utils import (InputError, define_flag_table, flag_values, keep_freed_memory,
+                                   quiet_tensorflow, run_cli)
 
 FLAGS = flags.FLAGS
 
@@ -103,6 +103,7 @@ def apply_yaml(path):
 def main(argv):
   del argv
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+  keep_freed_memory()  # before TensorFlow allocates: its per-step buffers then reuse pages
 
   def run():
     if FLAGS.config:
