@@ -256,7 +256,7 @@ class Trainer:
         loss += s["nsp_loss_sum"] / example_total
       if self.cfg.mixed_precision == "fp16":
         loss *= self.loss_scale
-    # The embedding lookups give IndexedSlices, the tied decoder a dense part: sum densely.
+    # The position and token-type lookups give IndexedSlices: the update wants dense tensors.
     grads = [tf.convert_to_tensor(g) for g in tape.gradient(loss, variables)]
     return grads, {key: s[key] for key in _SUM_KEYS}
 
