@@ -133,7 +133,7 @@ def test_tied_embeddings_add_the_lookup_rows_into_the_decoder_gradient():
   assert ours.numpy() == tfs.numpy()
   np.testing.assert_allclose(tape.gradient(ours, table), tf.convert_to_tensor(tape.gradient(tfs, table)),
                              rtol=1e-6, atol=1e-6)
-  # Only the lookup, or only the decoder, reaches the table through tie() too.
+  # With the decoder unused, the lookup's rows alone reach the table through tie().
   with tf.GradientTape() as tape:
     lookup, _ = modeling.tie(table)
     only = tf.reduce_sum(tf.gather(lookup, ids) * h)
@@ -145,7 +145,7 @@ def test_keep_freed_memory_stops_large_tensors_faulting_their_pages_in_every_ste
   # A fresh interpreter: 48 MB blocks (over glibc's 32 MB mmap ceiling) allocated,
   # filled and freed ten times, page faults counted, before and after.
   code = """
-import resource, sys, numpy as np
+import resource, numpy as np
 from csc_pretrain.io_utils import keep_freed_memory
 def faults():
   np.ones(12 << 20, np.float32)  # warm up
