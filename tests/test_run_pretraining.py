@@ -256,6 +256,35 @@ def test_the_clip_factor_is_googles_clip_by_global_norm_applied_inside_the_updat
     np.testing.assert_allclose(opt.slots["dense/bias/adam_v"], 0.001 * clipped[0] ** 2, rtol=1e-6)
 
 
+def test_the_in_place_update_equals_the_update_each_replica_applies_under_a_strategy():
+  # Alone the optimizer updates the variables in place inside XLA; under a strategy
+  # each replica assigns computed values. Both must take the same steps.
+  rng = np.random.default_rng(0)
+  start = {"dense/kernel": rng.normal(size=[3, 4]).astype(np.float32),
+           "LayerNorm/beta": rng.normal(size=[4]).astype(np.float32)}
+  grads = [[tf.constant(rng.normal(size=x.shape).astype(np.float32)) for x in start.values()]
+           for _ in range(3)]
+
+  def train(strategy):
+    with strategy.scope():
+      variables = {n: tf.Variable(x) for n, x in start.items()}
+      opt = optimization.AdamWeightDecay(variables)
+
+    @tf.function
+    def step(g):
+      strategy.run(lambda: opt.apply(zip(g, variables.values()), 0.01, 0.5))
+    for g in grads:
+      step(g)
+    return {n: v.numpy() for n, v in {**variables, **opt.slots}.items()}
+
+  alone = train(tf.distribute.get_strategy())
+  mirrored = train(tf.distribute.MirroredStrategy(["/cpu:0"]))
+  assert alone.keys() == mirrored.keys()
+  for name in alone:
+    np.testing.assert_allclose(alone[name], mirrored[name], rtol=1e-6, err_msg=name)
+  assert not np.allclose(alone["dense/kernel"], start["dense/kernel"])
+
+
 def test_learning_rate_warms_up_then_decays_linearly():
   lr = lambda s: float(optimization.learning_rate(s, 1e-4, 100, 10))
   assert lr(0) == 0 and lr(5) == pytest.approx(5e-5) and lr(10) == pytest.approx(9e-5)
