@@ -62,14 +62,7 @@ class AdamWeightDecay(tf.Module):
       m, v = self.slots[name + "/adam_m"], self.slots[name + "/adam_v"]
       args = (grad, tf.cast(lr, tf.float32), tf.cast(grad_scale, tf.float32),
               self.weight_decay_rate if decay else 0.0, self.beta_1, self.beta_2, self.epsilon)
-      if in_place:
-        _adam_update_in_place(var, m, v, *args)
-        continue
-      next_var, next_m, next_v = _adam_update(var.read_value(), m.read_value(), v.read_value(),
-                                              *args)
-      var.assign(next_var)
-      m.assign(next_m)
-      v.assign(next_v)
+      (_update_in_place if in_place else _update)(var, m, v, *args)
 
 
 # As a dozen separate ops, the update reads and writes every weight-sized tensor a
@@ -83,10 +76,12 @@ def _adam_update(var, m, v, grad, lr, grad_scale, weight_decay_rate, beta_1, bet
   return var - lr * update, next_m, next_v
 
 
-@tf.function(jit_compile=True)
-def _adam_update_in_place(var, m, v, *args):
-  next_var, next_m, next_v = _adam_update.python_function(var.read_value(), m.read_value(),
-                                                          v.read_value(), *args)
-  var.assign(next_var)
-  m.assign(next_m)
-  v.assign(next_v)
+def _update(var, m, v, *args):
+  """Reads the variable and its slots, computes the update in one XLA pass, assigns it."""
+  values = _adam_update(var.read_value(), m.read_value(), v.read_value(), *args)
+  for target, value in zip((var, m, v), values):
+    target.assign(value)
+
+
+# The same, compiled whole: XLA then writes the variables in place.
+_update_in_place = tf.function(_update, jit_compile=True)
