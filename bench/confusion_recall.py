@@ -21,6 +21,8 @@ all characters of the charset (default: all of U+4E00..U+9FFF), by
 
     old       the hand-set mixture (similarity.mixture) of the first release
     no prior  the fitted ranking (ranking.py) without the prior features
+    linear    the fitted ranking with the prior, its linear part only (the
+              shipped configuration before the network, ranking.fit_network)
     new       the fitted ranking with the two fitting sets' pairs as its prior
               (jackknifed between them when fitting): the shipped configuration
     new+obs   that, with the two fitting sets' pairs also as observed confusions
@@ -153,7 +155,10 @@ def cross_validate(tables, sets_counts, log, args_shares=()):
       fitted = {}
       for use_prior in (False, True):
         x, y = ranking.jackknifed(s, fitting, index, direction, use_prior)
-        fitted[use_prior] = ranking.fit_weights(x, y)
+        linear = ranking.fit_weights(x, y)
+        fitted[use_prior] = ranking.fit_network(x, y, linear)
+        if use_prior:
+          fitted["linear"] = linear
       test = ranking.oriented(sets_counts[held_out], index, direction)
       seen = ranking.oriented(fitting_sum, index, direction)
       prior = ranking.Prior(seen, len(tables.chars))
@@ -175,6 +180,7 @@ def cross_validate(tables, sets_counts, log, args_shares=()):
         return p
 
       scorers = {"old": old, "no prior": lambda rows, raw: new(rows, raw, fitted[False], None),
+                 "linear": lambda rows, raw: new(rows, raw, fitted["linear"]),
                  "new": new, "new+obs": new_obs}
       for share in args_shares:
         scorers[f"new,prior share {share}"] = (

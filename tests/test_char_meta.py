@@ -373,6 +373,9 @@ def test_fit_runs_end_to_end_on_a_tiny_sample(sample_dir, tmp_path):
   fitted = ranking.load_weights(str(weights))
   assert set(fitted) == set(ranking.DIRECTIONS)
   assert fitted["correct"]["same_tone"] > 0  # homophones are what real errors are made of
+  net = fitted["correct"]["mlp"].params
+  assert np.shape(net["hidden"]) == (len(ranking.BASE_FEATURES), ranking.HIDDEN)
+  assert np.abs(net["out"]).max() > 0  # the network learnt something on top
   build.build(str(tmp_path / "o"), top_k=10, charset=str(sample_dir / "charset.txt"),
               weights_file=str(weights), progress_bar=False)
   assert _sets(tmp_path / "o" / formats.CORRECTION_TABLE)["在"][0] == "再"
@@ -444,7 +447,42 @@ def test_fit_refuses_no_pairs_and_bad_commands(tmp_path):
 
 def test_shipped_weights_load_and_cover_every_feature():
   weights = ranking.load_weights()
-  assert all(set(weights[d]) == set(ranking.FEATURES) for d in ranking.DIRECTIONS)
+  for d in ranking.DIRECTIONS:
+    assert set(weights[d]) == set(ranking.FEATURES) | {"mlp"}
+    assert weights[d]["mlp"].params["inputs"] == list(ranking.BASE_FEATURES)
+
+
+def test_network_score_is_its_formula_on_the_features(sample_dir):
+  # Network folds the standardisation into its weights and the bit features into
+  # one table per bit pattern; the score must still be the plain formula.
+  chars, infos, _ = build.load_sources(charset=str(sample_dir / "charset.txt"))
+  tables = build.make_tables(chars, infos)
+  weights = ranking.load_weights()["correct"]
+  rows = np.arange(0, len(chars), 9)
+  raw = ranking.measures(tables, rows)
+  got = ranking.scores(tables, rows, raw, [weights])[0]
+  x = np.stack([v for _, v in ranking.features(tables, rows, ranking.measures(tables, rows))], -1)
+  net = weights["mlp"].params
+  z = (x - np.array(net["mean"])) / np.array(net["scale"])
+  hidden = np.maximum(z @ np.array(net["hidden"]) + np.array(net["bias"]), 0.0)
+  want = x @ np.array([weights[k] for k in ranking.BASE_FEATURES]) + hidden @ np.array(net["out"])
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+  linear = dict(weights)
+  del linear["mlp"]
+  assert np.abs(got - ranking.scores(tables, rows, raw, [linear])[0]).max() > 0.1
+
+
+@pytest.mark.parametrize("entry, expect", [
+    ({"inputs": ["phonetic"], "mean": [0.0], "scale": [1.0], "hidden": [[1.0]]}, "bias"),
+    ({"inputs": ["nope"], "mean": [0.0], "scale": [1.0], "hidden": [[1.0]], "bias": [0.0],
+      "out": [1.0]}, "unknown inputs"),
+])
+def test_bad_network_entry_is_named(tmp_path, entry, expect):
+  path = tmp_path / "w.json"
+  weights = {d: {"mlp": entry} for d in ranking.DIRECTIONS}
+  path.write_text(json.dumps({"weights": weights}), encoding="utf-8")
+  with pytest.raises(InputError, match=f"bad \"mlp\" entry in 'correct'.*{expect}"):
+    ranking.load_weights(str(path))
 
 
 def test_each_table_has_its_direction_and_observed_pairs_come_first(sample_dir, tmp_path):

@@ -2,9 +2,11 @@
 
 For a row character r and every other character x, a score
 
-    score(r, x) = sum_k weight_k * feature_k(r, x)
+    score(r, x) = sum_k weight_k * feature_k(r, x) + network(features(r, x))
 
-ranks x. Its softmax over all x of a row, mixed with a LOOK_ALIKE_SHARE of the
+ranks x, where the network (``Network``) is one hidden layer of HIDDEN ReLU units
+over the standardised BASE_FEATURES: it lets kinds of evidence combine, which the
+sum cannot. Its softmax over all x of a row, mixed with a LOOK_ALIKE_SHARE of the
 hand-set mixture's look-alike part (see ``probabilities``), is the probability
 
     correction direction  P(correct = x | wrong = r)    (confusion_sets.tsv)
@@ -41,7 +43,8 @@ Fitting (``fit``) maximises the log-likelihood of the observed pairs under a
 sampled softmax: per row, the observed targets, the HARD best candidates of a
 fixed proposal score and RANDOM uniformly drawn others (their logits get
 log(rest / RANDOM), so the sum estimates the full softmax), with an L2 penalty.
-Plain numpy, Adam, full batch. Weights are learnt per kind of pair, never per
+Plain numpy, Adam, full batch: first the linear weights, then (``fit_network``)
+those and the network together. Weights are learnt per kind of pair, never per
 pair, so the ranking carries over to pairs and domains the fitting data never
 saw; pairs come in only through the prior, soft, and through a user's own
 observed confusions (build.py --observed), which come first.
@@ -52,6 +55,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 
 import numpy as np
 
@@ -68,6 +72,9 @@ WIDE_RANK = 1000           # "common column": among the 1000 most frequent
 HARD, RANDOM = 200, 100    # sampled softmax: proposal's best + uniform others
 L2 = 1e-3
 STEPS, LEARNING_RATE = 250, 0.1
+# The small network on top of the linear score (see ``fit_network``): hidden ReLU
+# units, its own L2 (strong: it must not learn the fitting sets' pairs), steps.
+HIDDEN, NET_L2, NET_STEPS, NET_LEARNING_RATE = 16, 3e-2, 400, 0.02
 
 _BITS = (("same_tone", phonetic.SAME_TONE), ("same_syllable", phonetic.SAME_SYLLABLE),
          ("same_tone_first", phonetic.SAME_TONE_FIRST),
@@ -221,6 +228,9 @@ def map_blocks(fn, starts, threads=None):
     yield from pool.map(fn, starts)
 
 
+MEASURES = ("ids", "struct", "strokes", "visual", "glyph", "glyph_coarse", "phonetic", "bits")
+
+
 def measures(tables, rows):
   """The raw pairwise measures of characters ``rows`` against all, each [len(rows), N]."""
   ids, struct, strokes, visual = tables.visual.take(rows)
@@ -284,8 +294,9 @@ def features(tables, rows, raw, with_bits=True):
 
 
 def scores(tables, rows, raw, weight_sets, priors=None):
-  """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each),
-  with the ``Prior`` of each (``priors``, aligned; None: no prior)."""
+  """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each,
+  and "mlp": a ``Network`` or none), with the ``Prior`` of each (``priors``,
+  aligned; None: no prior)."""
   # The bit features add up to one lookup per pair: a table over every bit pattern.
   patterns = np.arange(2 * max(bit for _, bit in _BITS), dtype=np.int64)
   outs = []
@@ -299,6 +310,11 @@ def scores(tables, rows, raw, weight_sets, priors=None):
       w = weights.get(name, 0.0)
       if w:
         out += np.float32(w) * value
+  with_net = [k for k, weights in enumerate(weight_sets) if "mlp" in weights]
+  if with_net:
+    nets = [weight_sets[k]["mlp"] for k in with_net]
+    for k, extra in zip(with_net, network_scores(nets, tables, rows, raw)):
+      outs[k] += extra
   for weights, prior, out in zip(weight_sets, priors or [None] * len(outs), outs):
     if prior is not None:
       out += np.float32(weights.get("seen", 0.0)) * prior.seen(rows)
@@ -310,6 +326,68 @@ def score(tables, rows, weights, raw=None, prior=None):
   """[len(rows), N] float32 scores of one direction's ``weights`` {feature: w}."""
   raw = measures(tables, rows) if raw is None else raw
   return scores(tables, rows, raw, [weights], [prior])[0]
+
+
+class Network:
+  """The score's non-linear part: one hidden ReLU layer over the standardised
+  BASE_FEATURES, relu((x - mean) / scale @ hidden + bias) @ out. It lets kinds of
+  evidence combine (a frequent column *and* shared word frames *and* no shared
+  sound), which a sum of weights cannot; the prior's features stay linear only.
+
+  ``params``: {"inputs": [F names], "mean", "scale": [F], "hidden": [F, H],
+  "bias", "out": [H]}, as ``fit_network`` makes them and the weights file holds."""
+
+  def __init__(self, params):
+    self.params = params
+    names = list(params["inputs"])
+    mean, scale, hidden, bias, out = (np.asarray(params[k], np.float64)
+                                      for k in ("mean", "scale", "hidden", "bias", "out"))
+    if not (mean.shape == scale.shape == (len(names),) and bias.shape == out.shape
+            and hidden.shape == (len(names),) + bias.shape):
+      raise ValueError("inputs, mean, scale [F], hidden [F, H], bias, out [H] do not fit")
+    if set(names) - set(BASE_FEATURES):
+      raise ValueError(f"unknown inputs: {', '.join(sorted(set(names) - set(BASE_FEATURES)))}")
+    # Standardising folds into the hidden layer: x @ (hidden / scale) + bias'.
+    hidden = hidden / scale[:, None]
+    by_name = dict(zip(names, hidden))
+    zero = np.zeros(len(out))
+    self.dense = np.stack([by_name.get(n, zero) for n in DENSE_INPUTS]).astype(np.float32)
+    # The bit features and the bias add up to one row of units per bit pattern.
+    patterns = np.arange(2 * max(bit for _, bit in _BITS), dtype=np.int64)
+    table = np.tile(bias - mean @ hidden, (len(patterns), 1))
+    for name, bit in _BITS:
+      table += ((patterns & bit) > 0)[:, None] * by_name.get(name, zero)
+    self.bit_table = table.astype(np.float32)
+    self.out = out.astype(np.float32)
+
+
+DENSE_INPUTS = tuple(n for n in BASE_FEATURES if n not in dict(_BITS))
+
+
+def network_scores(nets, tables, rows, raw, rows_per_product=16):
+  """[len(rows), N] scores of each ``Network`` of ``nets``, all in one matrix
+  product per ``rows_per_product`` rows. The features are made again for each
+  such part: that costs less than holding all of them for the whole block."""
+  weights = np.concatenate([net.dense for net in nets], axis=1)   # [inputs, units]
+  bit_table = np.concatenate([net.bit_table for net in nets], axis=1)
+  at = np.cumsum([0] + [len(net.out) for net in nets])
+  n = len(tables.chars)
+  outs = [np.empty((len(rows), n), np.float32) for _ in nets]
+  for i in range(0, len(rows), rows_per_product):
+    part = slice(i, i + rows_per_product)
+    sub_raw = {k: raw[k][part] for k in MEASURES}
+    # The inputs feature-major, [inputs, rows, N], so each copy is contiguous; the
+    # product reads them transposed, one [N, inputs] row at a time: the same
+    # shapes whatever the block, so the same sums (byte-identical tables).
+    x = np.empty((len(DENSE_INPUTS), len(rows[part]), n), np.float32)
+    for name, value in features(tables, rows[part], sub_raw, with_bits=False):
+      x[DENSE_INPUTS.index(name)] = value
+    units = np.matmul(x.transpose(1, 2, 0), weights)  # [rows, N, units]
+    units += np.take(bit_table, sub_raw["bits"], axis=0)
+    np.maximum(units, 0.0, out=units)
+    for k, net in enumerate(nets):
+      outs[k][part] = units[..., at[k]:at[k + 1]] @ net.out
+  return outs
 
 
 # --- the weights file -----------------------------------------------------------
@@ -328,10 +406,17 @@ def load_weights(path=None):
     raise InputError(path, 0, "expected {\"weights\": {\"correct\": {...}, \"error\": {...}}}")
   out = {}
   for d in DIRECTIONS:
-    unknown = set(data["weights"][d]) - set(FEATURES)
+    given = dict(data["weights"][d])
+    net = given.pop("mlp", None)
+    unknown = set(given) - set(FEATURES)
     if unknown:
       raise InputError(path, 0, f"unknown features in {d!r}: {', '.join(sorted(unknown))}")
-    out[d] = {k: float(v) for k, v in data["weights"][d].items()}
+    out[d] = {k: float(v) for k, v in given.items()}
+    if net is not None:
+      try:
+        out[d]["mlp"] = Network(net)
+      except (KeyError, TypeError, ValueError) as e:
+        raise InputError(path, 0, f"bad \"mlp\" entry in {d!r}: {e}") from None
   return out
 
 
@@ -341,7 +426,15 @@ def weights_json(weights, note):
           "note": note,
           "weights": {d: {k: round(float(weights[d].get(k, 0.0)), 4) + 0.0 for k in FEATURES}
                       for d in DIRECTIONS}}
-  return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+  for d in DIRECTIONS:
+    if "mlp" in weights[d]:
+      data["weights"][d]["mlp"] = {
+          k: v if k == "inputs" else np.round(np.asarray(v, np.float64), 5).tolist()
+          for k, v in weights[d]["mlp"].params.items()}
+  text = json.dumps(data, ensure_ascii=False, indent=1)
+  # One line per list of numbers (the network's vectors and matrix rows).
+  text = re.sub(r"\[[^\[\]{}]*\]", lambda m: " ".join(m.group(0).split()), text)
+  return text + "\n"
 
 
 # --- fitting ----------------------------------------------------------------------
@@ -439,6 +532,55 @@ def fit_weights(sample_, targets, l2=L2, steps=STEPS, learning_rate=LEARNING_RAT
   return {k: float(val) for k, val in zip(FEATURES, w)}
 
 
+def fit_network(sample_, targets, weights, hidden=HIDDEN, l2=NET_L2, steps=NET_STEPS,
+                learning_rate=NET_LEARNING_RATE, seed=0):
+  """``weights`` (from ``fit_weights``) and a ``Network`` on top, fitted together on
+  the same sampled likelihood. Returns the weights with the network's parameters
+  under "mlp". The network reads BASE_FEATURES only: the prior's features are
+  weaker in the jackknifed fit (one corpus fewer) than in use; a linear weight
+  carries that over, the network did not (cross-set recall@10 fell 1.7 points)."""
+  keep = targets.sum(axis=1) > 0
+  x, targets = sample_.x[keep], targets[keep]
+  off = np.where(np.isfinite(sample_.offset[keep]), sample_.offset[keep], -1e9)
+  flat = x.reshape(-1, x.shape[-1])
+  base = flat[:, :len(BASE_FEATURES)]
+  mean, scale = base.mean(axis=0), base.std(axis=0) + 1e-3
+  z = ((base - mean) / scale).astype(np.float32)
+  rng = np.random.default_rng(seed)
+  params = [np.array([weights.get(k, 0.0) for k in FEATURES], np.float32),
+            (rng.standard_normal((z.shape[1], hidden)) * 0.1 / math.sqrt(z.shape[1])
+             ).astype(np.float32),
+            np.zeros(hidden, np.float32), np.zeros(hidden, np.float32)]
+  decay = [L2, l2, 0.0, l2]
+  m = [np.zeros_like(p) for p in params]
+  v = [np.zeros_like(p) for p in params]
+  row_counts = targets.sum(axis=1, keepdims=True)
+  total = max(float(targets.sum()), 1.0)
+  for step in range(1, steps + 1):
+    w, a, b, out = params
+    pre = z @ a + b
+    h = np.maximum(pre, 0.0)
+    logits = (flat @ w + h @ out).reshape(off.shape) + off
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(axis=1, keepdims=True)
+    resid = ((row_counts * p - targets) / total).astype(np.float32).reshape(-1)
+    d_pre = np.outer(resid, out) * (pre > 0)
+    grads = [resid @ flat, z.T @ d_pre, d_pre.sum(axis=0), resid @ h]
+    for i, g in enumerate(grads):  # Adam, as in fit_weights
+      g = g + decay[i] * params[i]
+      m[i] = 0.9 * m[i] + 0.1 * g
+      v[i] = 0.999 * v[i] + 0.001 * g * g
+      params[i] = params[i] - learning_rate * (m[i] / (1 - 0.9 ** step)) / (
+          np.sqrt(v[i] / (1 - 0.999 ** step)) + 1e-8)
+  w, a, b, out = params
+  fitted = {k: float(val) for k, val in zip(FEATURES, w)}
+  fitted["mlp"] = Network({"inputs": list(BASE_FEATURES), "mean": mean.tolist(),
+                           "scale": scale.tolist(), "hidden": a.tolist(),
+                           "bias": b.tolist(), "out": out.tolist()})
+  return fitted
+
+
 def target_matrix(sample_, pair_counts):
   """[R, M] counts of (row, col) in ``pair_counts`` {(row index, col index): count}."""
   out = np.zeros(sample_.cols.shape, np.float32)
@@ -530,7 +672,7 @@ def fit(tables, corpora, seed=0, log=None):
       targets.setdefault(r, []).append(c)
     s = sample(tables, sorted(targets), targets, seed=seed)
     x, y = jackknifed(s, corpora, index, direction, use_prior=len(corpora) > 1)
-    weights[direction] = fit_weights(x, y)
+    weights[direction] = fit_network(x, y, fit_weights(x, y), seed=seed)
     if log:
       log(f"fitted {direction} direction on {sum(everything.values()):.0f} errors, "
           f"{len(everything)} pairs, {len(targets)} rows, {len(corpora)} corpora; "
