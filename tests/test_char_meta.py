@@ -381,6 +381,20 @@ def test_fit_runs_end_to_end_on_a_tiny_sample(sample_dir, tmp_path):
   assert _sets(tmp_path / "o" / formats.CORRECTION_TABLE)["在"][0] == "再"
 
 
+def test_fit_refuses_to_overwrite_without_the_flag(sample_dir, tmp_path):
+  weights = tmp_path / "weights.json"
+  weights.write_text("mine", encoding="utf-8")
+  args = ("fit", "--fit_pairs", FIT_PAIRS, "--charset", str(sample_dir / "charset.txt"),
+          "--weights_out", str(weights))
+  result = _cli(*args)
+  assert result.returncode != 0 and "pass --overwrite" in result.stderr
+  assert weights.read_text(encoding="utf-8") == "mine"
+  assert not (tmp_path / "real_error_pairs.tsv").exists()
+  result = _cli(*args, "--overwrite")
+  assert result.returncode == 0, result.stderr
+  assert "mlp" in ranking.load_weights(str(weights))["correct"]
+
+
 def test_fit_on_two_corpora_weighs_the_prior_and_writes_it(sample_dir, tmp_path):
   # Two corpora of the same confusions: every error of one was seen in the other,
   # so the jackknifed fit must give "seen" a positive weight.

@@ -2,7 +2,7 @@ r"""Stage 1 CLI: build char_meta.txt and ranked confusion sets, or refit the ran
 
   python -m csc_pretrain.char_meta --output_dir char_meta [--top_k 50] [--observed FILE]
   python -m csc_pretrain.char_meta fit --fit_pairs ERROR.txt:CORRECT.txt[,PAIRS.tsv...] \
-      [--weights_out csc_pretrain/char_meta/ranking_weights.json]
+      [--weights_out csc_pretrain/char_meta/ranking_weights.json] [--overwrite]
 """
 
 import logging
@@ -46,7 +46,7 @@ BUILD_FLAGS = (
      "probabilities, so 1.0 puts merged pairs first)."),
     ("extra_columns", "bool", "Also append the extra columns to char_meta.txt after a '|' "
      "column (FASPell's own loader would read them as decompositions)."),
-    ("overwrite", "bool", "Replace existing output files."),
+    ("overwrite", "bool", "Replace existing output files (fit: the weights and prior)."),
     ("block_size", "integer", "Rows of the similarity matrix computed at once."),
     ("weights_file", "string", "Fitted ranking weights (default: the ranking_weights.json "
      "shipped in csc_pretrain/char_meta)."),
@@ -102,7 +102,8 @@ def main(argv):
   command = argv[1:]
   sources = build.SourceConfig(**flag_values(SOURCE_FLAGS))
   if command == ["fit"]:
-    fit_cfg = build.FitConfig(sources=sources, **flag_values(FIT_FLAGS))
+    fit_cfg = build.FitConfig(sources=sources, overwrite=flag_values(BUILD_FLAGS)["overwrite"],
+                              **flag_values(FIT_FLAGS))
     logging.info("wrote %s", run_cli(lambda: build.fit(fit_cfg)))
     return
   cfg = build.BuildConfig(sources=sources, **flag_values(BUILD_FLAGS))

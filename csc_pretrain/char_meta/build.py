@@ -70,6 +70,7 @@ class FitConfig:
   fit_pairs: tuple = ()
   weights_out: str = None
   prior_out: str = None
+  overwrite: bool = False
   sources: SourceConfig = dataclasses.field(default_factory=SourceConfig)
 
 
@@ -277,6 +278,8 @@ def fit(cfg):
   # The prior belongs with its weights: by default it goes next to them.
   prior_out = cfg.prior_out or os.path.join(os.path.dirname(os.path.abspath(out)),
                                             os.path.basename(ranking.default_prior_file()))
+  # The default is the shipped pair: refitting it must be asked for, like any overwrite.
+  check_can_write([out, prior_out], cfg.overwrite)
   corpora = _fit_corpora(cfg.fit_pairs)
   src = cfg.sources
   words = lexicon_words(src.lexicon)
