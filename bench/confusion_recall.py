@@ -22,7 +22,7 @@ all characters of the charset (default: all of U+4E00..U+9FFF), by
     old       the hand-set mixture (similarity.mixture) of the first release
     no prior  the fitted ranking (ranking.py) without the prior features
     linear    the fitted ranking with the prior, its linear part only (the
-              shipped configuration before the network, ranking.fit_network)
+              shipped configuration until ranking.fit_network added the network)
     new       the fitted ranking with the two fitting sets' pairs as its prior
               (jackknifed between them when fitting): the shipped configuration
     new+obs   that, with the two fitting sets' pairs also as observed confusions
