@@ -297,14 +297,8 @@ def scores(tables, rows, raw, weight_sets, priors=None):
   """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each,
   and "mlp": a ``Network`` or none), with the ``Prior`` of each (``priors``,
   aligned; None: no prior)."""
-  # The bit features add up to one lookup per pair: a table over every bit pattern.
-  patterns = np.arange(2 * max(bit for _, bit in _BITS), dtype=np.int64)
-  outs = []
-  for weights in weight_sets:
-    table = np.zeros(len(patterns), np.float32)
-    for name, bit in _BITS:
-      table += np.float32(weights.get(name, 0.0)) * ((patterns & bit) > 0)
-    outs.append(table[raw["bits"]])
+  outs = [pattern_table({name: np.float32(weights.get(name, 0.0)) for name, _ in _BITS},
+                         np.float32(0.0))[raw["bits"]] for weights in weight_sets]
   for name, value in features(tables, rows, raw, with_bits=False):
     for weights, out in zip(weight_sets, outs):
       w = weights.get(name, 0.0)
@@ -320,6 +314,17 @@ def scores(tables, rows, raw, weight_sets, priors=None):
       out += np.float32(weights.get("seen", 0.0)) * prior.seen(rows)
       out += np.float32(weights.get("popular", 0.0)) * prior.popular[None, :]
   return outs
+
+
+def pattern_table(values, start):
+  """[patterns, ...]: for every bit pattern, ``start`` plus ``values[name]`` of each
+  bit feature it sets. The bit features add up to one lookup per pair."""
+  patterns = np.arange(2 * max(bit for _, bit in _BITS), dtype=np.int64)
+  table = np.tile(start, (len(patterns),) + (1,) * np.ndim(start))
+  for name, bit in _BITS:
+    if name in values:
+      table += ((patterns & bit) > 0).reshape((-1,) + (1,) * np.ndim(start)) * values[name]
+  return table
 
 
 def score(tables, rows, weights, raw=None, prior=None):
@@ -353,11 +358,7 @@ class Network:
     zero = np.zeros(len(out))
     self.dense = np.stack([by_name.get(n, zero) for n in DENSE_INPUTS]).astype(np.float32)
     # The bit features and the bias add up to one row of units per bit pattern.
-    patterns = np.arange(2 * max(bit for _, bit in _BITS), dtype=np.int64)
-    table = np.tile(bias - mean @ hidden, (len(patterns), 1))
-    for name, bit in _BITS:
-      table += ((patterns & bit) > 0)[:, None] * by_name.get(name, zero)
-    self.bit_table = table.astype(np.float32)
+    self.bit_table = pattern_table(by_name, bias - mean @ hidden).astype(np.float32)
     self.out = out.astype(np.float32)
 
 
@@ -501,34 +502,48 @@ def stack(samples):
                   for f in dataclasses.fields(Sample)))
 
 
+def _fit_rows(sample_, targets):
+  """The rows with a target: [R*M, F] features, [R, M] log sampling weights
+  (finite), targets, [R, 1] counts per row, and the total count."""
+  keep = targets.sum(axis=1) > 0
+  x, offset, targets = sample_.x[keep], sample_.offset[keep], targets[keep]
+  off = np.where(np.isfinite(offset), offset, -1e9)
+  total = max(float(targets.sum()), 1.0)
+  flat = x.reshape(-1, x.shape[-1])  # matrix-vector products run on BLAS
+  return flat, off, targets, targets.sum(axis=1, keepdims=True), total
+
+
+def _softmax_rows(logits):
+  logits -= logits.max(axis=1, keepdims=True)
+  p = np.exp(logits)
+  p /= p.sum(axis=1, keepdims=True)
+  return p
+
+
+def _adam(param, grad, m, v, step, learning_rate):
+  """One Adam step: the new (param, m, v)."""
+  m = 0.9 * m + 0.1 * grad
+  v = 0.999 * v + 0.001 * grad * grad
+  step_size = learning_rate * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+  return param - step_size, m, v
+
+
 def fit_weights(sample_, targets, l2=L2, steps=STEPS, learning_rate=LEARNING_RATE):
   """Weights maximising sum count * log P(target | row) on ``sample_``.
 
   ``targets``: [R, M] float32 counts of each candidate as the observed target.
   Returns {feature: weight}.
   """
-  x, offset = sample_.x, sample_.offset
-  keep = targets.sum(axis=1) > 0
-  x, offset, targets = x[keep], offset[keep], targets[keep]
-  total = max(float(targets.sum()), 1.0)
+  flat, off, targets, row_counts, total = _fit_rows(sample_, targets)
   w = np.array([PROPOSAL.get(k, 0.0) for k in FEATURES], np.float64)
   m = np.zeros_like(w)
   v = np.zeros_like(w)
-  valid = np.isfinite(offset)
-  off = np.where(valid, offset, -1e9)
-  row_counts = targets.sum(axis=1, keepdims=True)
-  flat = x.reshape(-1, x.shape[-1])  # matrix-vector products run on BLAS
   for step in range(1, steps + 1):
-    logits = (flat @ w.astype(np.float32)).reshape(off.shape) + off
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=1, keepdims=True)
+    p = _softmax_rows((flat @ w.astype(np.float32)).reshape(off.shape) + off)
     # d(-loglik)/dw = sum_rows count_row * E_p[x] - sum targets x
     resid = (row_counts * p - targets).astype(np.float32)
     grad = (resid.reshape(-1) @ flat).astype(np.float64) / total + l2 * w
-    m = 0.9 * m + 0.1 * grad
-    v = 0.999 * v + 0.001 * grad * grad
-    w -= learning_rate * (m / (1 - 0.9 ** step)) / (np.sqrt(v / (1 - 0.999 ** step)) + 1e-8)
+    w, m, v = _adam(w, grad, m, v, step, learning_rate)
   return {k: float(val) for k, val in zip(FEATURES, w)}
 
 
@@ -539,10 +554,7 @@ def fit_network(sample_, targets, weights, hidden=HIDDEN, l2=NET_L2, steps=NET_S
   under "mlp". The network reads BASE_FEATURES only: the prior's features are
   weaker in the jackknifed fit (one corpus fewer) than in use; a linear weight
   carries that over, the network did not (cross-set recall@10 fell 1.7 points)."""
-  keep = targets.sum(axis=1) > 0
-  x, targets = sample_.x[keep], targets[keep]
-  off = np.where(np.isfinite(sample_.offset[keep]), sample_.offset[keep], -1e9)
-  flat = x.reshape(-1, x.shape[-1])
+  flat, off, targets, row_counts, total = _fit_rows(sample_, targets)
   base = flat[:, :len(BASE_FEATURES)]
   mean, scale = base.mean(axis=0), base.std(axis=0) + 1e-3
   z = ((base - mean) / scale).astype(np.float32)
@@ -554,25 +566,17 @@ def fit_network(sample_, targets, weights, hidden=HIDDEN, l2=NET_L2, steps=NET_S
   decay = [L2, l2, 0.0, l2]
   m = [np.zeros_like(p) for p in params]
   v = [np.zeros_like(p) for p in params]
-  row_counts = targets.sum(axis=1, keepdims=True)
-  total = max(float(targets.sum()), 1.0)
   for step in range(1, steps + 1):
     w, a, b, out = params
     pre = z @ a + b
     h = np.maximum(pre, 0.0)
-    logits = (flat @ w + h @ out).reshape(off.shape) + off
-    logits -= logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=1, keepdims=True)
+    p = _softmax_rows((flat @ w + h @ out).reshape(off.shape) + off)
     resid = ((row_counts * p - targets) / total).astype(np.float32).reshape(-1)
     d_pre = np.outer(resid, out) * (pre > 0)
     grads = [resid @ flat, z.T @ d_pre, d_pre.sum(axis=0), resid @ h]
-    for i, g in enumerate(grads):  # Adam, as in fit_weights
-      g = g + decay[i] * params[i]
-      m[i] = 0.9 * m[i] + 0.1 * g
-      v[i] = 0.999 * v[i] + 0.001 * g * g
-      params[i] = params[i] - learning_rate * (m[i] / (1 - 0.9 ** step)) / (
-          np.sqrt(v[i] / (1 - 0.999 ** step)) + 1e-8)
+    for i, g in enumerate(grads):
+      params[i], m[i], v[i] = _adam(params[i], g + decay[i] * params[i], m[i], v[i], step,
+                                    learning_rate)
   w, a, b, out = params
   fitted = {k: float(val) for k, val in zip(FEATURES, w)}
   fitted["mlp"] = Network({"inputs": list(BASE_FEATURES), "mean": mean.tolist(),
