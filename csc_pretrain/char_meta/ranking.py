@@ -293,27 +293,67 @@ def features(tables, rows, raw, with_bits=True):
   yield "frames_common", ((shared > 0) & wide).astype(np.float32)
 
 
-def scores(tables, rows, raw, weight_sets, priors=None):
+def scores(tables, rows, raw, weight_sets, priors=None, rows_per_product=16):
   """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each,
   and "mlp": a ``Network`` or none), with the ``Prior`` of each (``priors``,
-  aligned; None: no prior)."""
-  outs = [pattern_table({name: np.float32(weights.get(name, 0.0)) for name, _ in _BITS},
-                         np.float32(0.0))[raw["bits"]] for weights in weight_sets]
-  for name, value in features(tables, rows, raw, with_bits=False):
-    for weights, out in zip(weight_sets, outs):
-      w = weights.get(name, 0.0)
-      if w:
-        out += np.float32(w) * value
-  with_net = [k for k, weights in enumerate(weight_sets) if "mlp" in weights]
-  if with_net:
-    nets = [weight_sets[k]["mlp"] for k in with_net]
-    for k, extra in zip(with_net, network_scores(nets, tables, rows, raw)):
-      outs[k] += extra
+  aligned; None: no prior). Also leaves the block's ``raw["mixture"]`` and
+  ``raw["look_alike"]`` (see ``features``).
+
+  Every set's linear part and network run in one matrix product per
+  ``rows_per_product`` rows, on features made for those rows only: holding all
+  features of a whole block costs more memory than making them is worth."""
+  units = _Units(weight_sets)
+  n = len(tables.chars)
+  outs = [np.empty((len(rows), n), np.float32) for _ in weight_sets]
+  mixture = None
+  for i in range(0, len(rows), rows_per_product):
+    part = slice(i, i + rows_per_product)
+    sub_raw = {k: raw[k][part] for k in MEASURES}
+    # The inputs feature-major, [inputs, rows, N], so each copy is contiguous; the
+    # product reads them transposed, one [N, inputs] row at a time: the same
+    # shapes whatever the block, so the same sums (byte-identical tables).
+    x = np.empty((len(DENSE_INPUTS), len(rows[part]), n), np.float32)
+    for name, value in features(tables, rows[part], sub_raw, with_bits=False):
+      x[DENSE_INPUTS.index(name)] = value
+    if mixture is None:
+      mixture = [np.empty((len(rows), n), q.dtype) for q in sub_raw["mixture"]]
+    for full, q in zip(mixture, sub_raw["mixture"]):
+      full[part] = q
+    u = np.matmul(x.transpose(1, 2, 0), units.dense)  # [rows, N, units]
+    u += np.take(units.bit_table, sub_raw["bits"], axis=0)
+    linear, hidden = u[..., :len(weight_sets)], u[..., len(weight_sets):]
+    np.maximum(hidden, 0.0, out=hidden)
+    for k, out in enumerate(outs):
+      out[part] = linear[..., k]
+      if units.out[k] is not None:
+        out[part] += hidden[..., units.at[k]:units.at[k + 1]] @ units.out[k]
+  if mixture is None:  # no rows
+    mixture = [np.zeros((0, n), np.float32)] * 2
+  raw["mixture"] = tuple(mixture)
+  raw["look_alike"] = mixture[1]
   for weights, prior, out in zip(weight_sets, priors or [None] * len(outs), outs):
     if prior is not None:
       out += np.float32(weights.get("seen", 0.0)) * prior.seen(rows)
       out += np.float32(weights.get("popular", 0.0)) * prior.popular[None, :]
   return outs
+
+
+class _Units:
+  """The weight sets as one layer: a linear unit per set, then each set's hidden
+  units. ``dense`` [DENSE_INPUTS, units]; ``bit_table`` [bit patterns, units]: the
+  bit features and biases; ``out[k]``: set k's output weights, or None (no network),
+  over hidden units ``at[k]:at[k + 1]``."""
+
+  def __init__(self, weight_sets):
+    nets = [weights.get("mlp") for weights in weight_sets]
+    linear = np.array([[weights.get(name, 0.0) for weights in weight_sets]
+                       for name in DENSE_INPUTS], np.float32).reshape(len(DENSE_INPUTS), -1)
+    bits = pattern_table({name: np.array([w.get(name, 0.0) for w in weight_sets], np.float32)
+                          for name, _ in _BITS}, np.zeros(len(weight_sets), np.float32))
+    self.dense = np.concatenate([linear] + [net.dense for net in nets if net], axis=1)
+    self.bit_table = np.concatenate([bits] + [net.bit_table for net in nets if net], axis=1)
+    self.at = np.cumsum([0] + [len(net.out) if net else 0 for net in nets])
+    self.out = [net.out if net else None for net in nets]
 
 
 def pattern_table(values, start):
@@ -363,32 +403,6 @@ class Network:
 
 
 DENSE_INPUTS = tuple(n for n in BASE_FEATURES if n not in dict(_BITS))
-
-
-def network_scores(nets, tables, rows, raw, rows_per_product=16):
-  """[len(rows), N] scores of each ``Network`` of ``nets``, all in one matrix
-  product per ``rows_per_product`` rows. The features are made again for each
-  such part: that costs less than holding all of them for the whole block."""
-  weights = np.concatenate([net.dense for net in nets], axis=1)   # [inputs, units]
-  bit_table = np.concatenate([net.bit_table for net in nets], axis=1)
-  at = np.cumsum([0] + [len(net.out) for net in nets])
-  n = len(tables.chars)
-  outs = [np.empty((len(rows), n), np.float32) for _ in nets]
-  for i in range(0, len(rows), rows_per_product):
-    part = slice(i, i + rows_per_product)
-    sub_raw = {k: raw[k][part] for k in MEASURES}
-    # The inputs feature-major, [inputs, rows, N], so each copy is contiguous; the
-    # product reads them transposed, one [N, inputs] row at a time: the same
-    # shapes whatever the block, so the same sums (byte-identical tables).
-    x = np.empty((len(DENSE_INPUTS), len(rows[part]), n), np.float32)
-    for name, value in features(tables, rows[part], sub_raw, with_bits=False):
-      x[DENSE_INPUTS.index(name)] = value
-    units = np.matmul(x.transpose(1, 2, 0), weights)  # [rows, N, units]
-    units += np.take(bit_table, sub_raw["bits"], axis=0)
-    np.maximum(units, 0.0, out=units)
-    for k, net in enumerate(nets):
-      outs[k][part] = units[..., at[k]:at[k + 1]] @ net.out
-  return outs
 
 
 # --- the weights file -----------------------------------------------------------
