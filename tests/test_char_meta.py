@@ -483,7 +483,12 @@ def test_network_score_is_its_formula_on_the_features(sample_dir):
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
   linear = dict(weights)
   del linear["mlp"]
-  assert np.abs(got - ranking.scores(tables, rows, raw, [linear])[0]).max() > 0.1
+  alone = ranking.scores(tables, rows, raw, [linear])[0]
+  assert np.abs(got - alone).max() > 0.1
+  # All weight sets share one matrix product: each must still score as if alone.
+  both = ranking.scores(tables, rows, ranking.measures(tables, rows), [linear, weights])
+  np.testing.assert_allclose(both[0], alone, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(both[1], got, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("entry, expect", [
