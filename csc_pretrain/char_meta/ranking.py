@@ -300,8 +300,8 @@ def scores(tables, rows, raw, weight_sets, priors=None, rows_per_product=16):
   ``raw["look_alike"]`` (see ``features``).
 
   Every set's linear part and network run in one matrix product per
-  ``rows_per_product`` rows, on features made for those rows only: holding all
-  features of a whole block costs more memory than making them is worth."""
+  ``rows_per_product`` rows, on features made for those rows only (a whole
+  block's features took the build over 2 GiB)."""
   units = _Units(weight_sets)
   n = len(tables.chars)
   outs = [np.empty((len(rows), n), np.float32) for _ in weight_sets]
@@ -350,10 +350,11 @@ class _Units:
                        for name in DENSE_INPUTS], np.float32).reshape(len(DENSE_INPUTS), -1)
     bits = pattern_table({name: np.array([w.get(name, 0.0) for w in weight_sets], np.float32)
                           for name, _ in _BITS}, np.zeros(len(weight_sets), np.float32))
-    self.dense = np.concatenate([linear] + [net.dense for net in nets if net], axis=1)
-    self.bit_table = np.concatenate([bits] + [net.bit_table for net in nets if net], axis=1)
-    self.at = np.cumsum([0] + [len(net.out) if net else 0 for net in nets])
-    self.out = [net.out if net else None for net in nets]
+    with_net = [net for net in nets if net is not None]
+    self.dense = np.concatenate([linear] + [net.dense for net in with_net], axis=1)
+    self.bit_table = np.concatenate([bits] + [net.bit_table for net in with_net], axis=1)
+    self.at = np.cumsum([0] + [0 if net is None else len(net.out) for net in nets])
+    self.out = [None if net is None else net.out for net in nets]
 
 
 def pattern_table(values, start):
