@@ -305,7 +305,7 @@ def scores(tables, rows, raw, weight_sets, priors=None, rows_per_product=16):
   units = _Units(weight_sets)
   n = len(tables.chars)
   outs = [np.empty((len(rows), n), np.float32) for _ in weight_sets]
-  mixture = None
+  mixture = [np.empty((len(rows), n), np.float32) for _ in range(2)]  # q_phon, q_vis
   for i in range(0, len(rows), rows_per_product):
     part = slice(i, i + rows_per_product)
     sub_raw = {k: raw[k][part] for k in MEASURES}
@@ -315,8 +315,6 @@ def scores(tables, rows, raw, weight_sets, priors=None, rows_per_product=16):
     x = np.empty((len(DENSE_INPUTS), len(rows[part]), n), np.float32)
     for name, value in features(tables, rows[part], sub_raw, with_bits=False):
       x[DENSE_INPUTS.index(name)] = value
-    if mixture is None:
-      mixture = [np.empty((len(rows), n), q.dtype) for q in sub_raw["mixture"]]
     for full, q in zip(mixture, sub_raw["mixture"]):
       full[part] = q
     u = np.matmul(x.transpose(1, 2, 0), units.dense)  # [rows, N, units]
@@ -327,8 +325,6 @@ def scores(tables, rows, raw, weight_sets, priors=None, rows_per_product=16):
       out[part] = linear[..., k]
       if units.out[k] is not None:
         out[part] += hidden[..., units.at[k]:units.at[k + 1]] @ units.out[k]
-  if mixture is None:  # no rows
-    mixture = [np.zeros((0, n), np.float32)] * 2
   raw["mixture"] = tuple(mixture)
   raw["look_alike"] = mixture[1]
   for weights, prior, out in zip(weight_sets, priors or [None] * len(outs), outs):
@@ -347,7 +343,7 @@ class _Units:
   def __init__(self, weight_sets):
     nets = [weights.get("mlp") for weights in weight_sets]
     linear = np.array([[weights.get(name, 0.0) for weights in weight_sets]
-                       for name in DENSE_INPUTS], np.float32).reshape(len(DENSE_INPUTS), -1)
+                       for name in DENSE_INPUTS], np.float32)
     bits = pattern_table({name: np.array([w.get(name, 0.0) for w in weight_sets], np.float32)
                           for name, _ in _BITS}, np.zeros(len(weight_sets), np.float32))
     with_net = [net for net in nets if net is not None]
