@@ -20,11 +20,12 @@ are fitted on the other two and every pair of the held-out set is ranked among
 all characters of the charset (default: all of U+4E00..U+9FFF), by
 
     old       the hand-set mixture (similarity.mixture) of the first release
-    no prior  the fitted ranking (ranking.py) without the prior features
-    linear    the fitted ranking with the prior, its linear part only (the
-              shipped configuration until ranking.fit_network added the network)
-    new       the fitted ranking with the two fitting sets' pairs as its prior
-              (jackknifed between them when fitting): the shipped configuration
+    no prior  the fitted ranking (ranking.py) without the prior and sound features
+    linear    the fitted ranking with the prior and sound counts, its linear part
+              only (ranking.fit_weights, before ranking.fit_network)
+    new       the fitted ranking with the two fitting sets' pairs as its prior and
+              sound counts (jackknifed between them when fitting): the shipped
+              configuration
     new+obs   that, with the two fitting sets' pairs also as observed confusions
               (build.py --observed, which puts them first)
 
@@ -154,11 +155,13 @@ def cross_validate(tables, sets_counts, log, args_shares=()):
       s = samples[direction]
       fitted = {}
       for use_prior in (False, True):
-        x, y = ranking.jackknifed(s, fitting, index, direction, use_prior)
+        x, y = ranking.jackknifed(s, fitting, tables, direction, use_prior)
         linear = ranking.fit_weights(x, y)
         fitted[use_prior] = ranking.fit_network(x, y, linear)
-        if use_prior:
-          fitted["linear"] = linear
+        if use_prior:  # as ranking.fit: the fitting sets' pairs counted by sound
+          sounds = ranking.Sounds.of(ranking.oriented(fitting_sum, index, direction), tables)
+          fitted["linear"] = dict(linear, sounds=sounds)
+          fitted[True]["sounds"] = sounds
       test = ranking.oriented(sets_counts[held_out], index, direction)
       seen = ranking.oriented(fitting_sum, index, direction)
       prior = ranking.Prior(seen, len(tables.chars))

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -451,6 +452,34 @@ def test_learner_sound_confusions_have_their_bits(a, b, bit):
   assert bits[0, 1] & getattr(phonetic, bit) and not bits[0, 2] & getattr(phonetic, bit)
 
 
+def test_sounds_count_error_pairs_by_sound_and_reach_pairs_never_seen():
+  # 张 zhang / 脏 zang was an error (twice), 章 zhang / 藏 zang too; 站 zhan / 赞 zan
+  # never was, but shares the initials' confusion (zh -> z); 安 an / 暗 an shares
+  # nothing with the errors. Sounds count pairs, not errors: 2 here.
+  readings = [["zhang1"], ["zang1"], ["zhan4"], ["zan4"], ["an1"], ["an4"], [],
+              ["zhang1"], ["zang4"]]
+  tables = types.SimpleNamespace(sounds=[phonetic.sound_parts(r) for r in readings])
+  sounds = ranking.Sounds.of({(0, 1): 2, (7, 8): 1, (6, 1): 5}, tables)  # 6: no reading
+  full = dict(sounds.rows(tables, [0, 2, 4, 6]))
+  unit = np.log1p(2) / ranking.PRIOR_SCALE
+  np.testing.assert_allclose(full["seen_syllables"][0, 1], unit, rtol=1e-6)
+  np.testing.assert_allclose(full["seen_initials"][1, 3], unit, rtol=1e-6)  # 站 -> 赞
+  assert full["seen_syllables"][1, 3] == 0 and full["seen_finals"][1, 3] == 0
+  np.testing.assert_allclose(full["seen_finals"][0, 1], unit, rtol=1e-6)  # ang -> ang
+  assert not full["seen_initials"][2].any() and not full["seen_finals"][3].any()
+  assert full["seen_initials"][1, 0] == 0  # zh -> zh was no error
+  # The fit reads the same values for its sampled candidates as scoring does for a row.
+  cols = np.array([[1, 3, -1], [3, 1, 5], [0, 1, 2], [1, 0, 6]])
+  sampled = sounds.features(tables, np.array([0, 2, 4, 6]), cols)
+  for j, name in enumerate(ranking.SOUND_FEATURES):
+    want = np.where(cols >= 0, np.take_along_axis(full[name], np.maximum(cols, 0), 1), 0)
+    np.testing.assert_array_equal(sampled[..., j], want)
+  # The other direction reads them transposed: 赞 -> 站 as z -> zh.
+  back = dict(sounds.transposed().rows(tables, [3]))
+  np.testing.assert_allclose(back["seen_initials"][0, 2], unit, rtol=1e-6)
+  assert back["seen_initials"][0, 3] == 0
+
+
 def test_fit_refuses_no_pairs_and_bad_commands(tmp_path):
   result = _cli("fit", "--weights_out", str(tmp_path / "w.json"))
   assert result.returncode != 0 and "--fit_pairs" in result.stderr
@@ -462,7 +491,7 @@ def test_fit_refuses_no_pairs_and_bad_commands(tmp_path):
 def test_shipped_weights_load_and_cover_every_feature():
   weights = ranking.load_weights()
   for d in ranking.DIRECTIONS:
-    assert set(weights[d]) == set(ranking.FEATURES) | {"mlp"}
+    assert set(weights[d]) == set(ranking.FEATURES) | {"mlp", "sounds"}
     assert weights[d]["mlp"].params["inputs"] == list(ranking.BASE_FEATURES)
 
 
@@ -480,6 +509,8 @@ def test_network_score_is_its_formula_on_the_features(sample_dir):
   z = (x - np.array(net["mean"])) / np.array(net["scale"])
   hidden = np.maximum(z @ np.array(net["hidden"]) + np.array(net["bias"]), 0.0)
   want = x @ np.array([weights[k] for k in ranking.BASE_FEATURES]) + hidden @ np.array(net["out"])
+  for name, value in weights["sounds"].rows(tables, rows):  # counted sounds: no prior needed
+    want += weights[name] * value
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
   linear = dict(weights)
   del linear["mlp"]
@@ -502,6 +533,30 @@ def test_bad_network_entry_is_named(tmp_path, entry, expect):
   path.write_text(json.dumps({"weights": weights}), encoding="utf-8")
   with pytest.raises(InputError, match=f"bad \"mlp\" entry in 'correct'.*{expect}"):
     ranking.load_weights(str(path))
+
+
+@pytest.mark.parametrize("entry, expect", [
+    ({"syllable": [], "initial": []}, "expected lists for syllable, initial, final"),
+    ({"syllable": [["zhang", "zang", 0]], "initial": [], "final": []}, "syllable: expected"),
+])
+def test_bad_sound_pairs_entry_is_named(tmp_path, entry, expect):
+  path = tmp_path / "w.json"
+  path.write_text(json.dumps({"weights": {d: {} for d in ranking.DIRECTIONS},
+                              "sound_pairs": entry}), encoding="utf-8")
+  with pytest.raises(InputError, match=f"bad \"sound_pairs\" entry: {expect}"):
+    ranking.load_weights(str(path))
+
+
+def test_shipped_sound_counts_survive_a_round_trip(tmp_path):
+  weights = ranking.load_weights()
+  path = tmp_path / "w.json"
+  path.write_text(ranking.weights_json(weights, "copy"), encoding="utf-8")
+  again = ranking.load_weights(str(path))
+  for d in ranking.DIRECTIONS:
+    assert again[d]["sounds"].pairs == weights[d]["sounds"].pairs
+  # Stored once, in the correction direction: z -> zh as a typo is zh -> z as a fix.
+  fix, typo = weights["correct"]["sounds"].pairs, weights["error"]["sounds"].pairs
+  assert fix["initial"][("z", "zh")] == typo["initial"][("zh", "z")] > 10
 
 
 def test_each_table_has_its_direction_and_observed_pairs_come_first(sample_dir, tmp_path):

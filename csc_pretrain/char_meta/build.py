@@ -157,6 +157,7 @@ def make_tables(chars, infos, font=None, font_index=0, tone_sensitive=True, word
       phonetic=phonetic.PhoneticTable(readings, tone_sensitive),
       bits=phonetic.PhoneticBits(readings), freq=np.array([i.frequency for i in rows], np.float64),
       has_reading=np.array([bool(r) for r in readings]),
+      sounds=[phonetic.sound_parts(r) for r in readings],
       frames=lexicon.FrameTable(chars, words) if words else None)
 
 

@@ -89,6 +89,18 @@ def reading_table(char_readings):
   return syllables, reading_ids
 
 
+SOUND_PARTS = ("syllable", "initial", "final")
+
+
+def sound_parts(readings):
+  """(toneless syllable, initial, final) of a character's first reading, or None
+  for a character without one: 'zhang3' -> ('zhang', 'zh', 'ang')."""
+  if not readings:
+    return None
+  initial, final, _ = split_syllable(readings[0])
+  return initial + final, initial, final
+
+
 class PhoneticTable:
   """Char-by-char phonetic similarity, computed a block of rows at a time.
 

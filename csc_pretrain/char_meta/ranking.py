@@ -39,6 +39,14 @@ typo, in the error direction) of any error). Their weights are fitted
 so the weights say how much a pair seen in *another* corpus of real errors is
 worth, not how well a corpus predicts itself.
 
+Three more count the fitting corpora's error pairs by sound (``Sounds``,
+SOUND_FEATURES): log(1 + distinct pairs whose two characters' toneless
+syllables, or initials, or finals were those of this pair). They carry over to
+pairs never seen: they say which sounds real writers mix up (SIGHAN's learners:
+z/zh, j/q, b/p, in/ing, an/ang), not which characters. They are fitted
+jackknifed too, and their counts are part of the model: the weights file holds
+them, so they stay when a build turns the prior off.
+
 Fitting (``fit``) maximises the log-likelihood of the observed pairs under a
 sampled softmax: per row, the observed targets, the HARD best candidates of a
 fixed proposal score and RANDOM uniformly drawn others (their logits get
@@ -94,7 +102,8 @@ BASE_FEATURES = (tuple(name for name, _ in _BITS) + ("phonetic",)
                "no_reading", "col_common_wide", "near_common")
             + ("frames", "frames_any", "frames_common"))
 PRIOR_FEATURES = ("seen", "popular")
-FEATURES = BASE_FEATURES + PRIOR_FEATURES
+SOUND_FEATURES = tuple(f"seen_{part}s" for part in phonetic.SOUND_PARTS)
+FEATURES = BASE_FEATURES + PRIOR_FEATURES + SOUND_FEATURES
 # Prior counts enter as log(1 + count) / PRIOR_SCALE: about 1 at 150 errors.
 PRIOR_SCALE = 5.0
 
@@ -158,6 +167,7 @@ class Tables:
   bits: object            # phonetic.PhoneticBits
   freq: np.ndarray        # [N] raw counts
   has_reading: np.ndarray  # [N] bool
+  sounds: list            # [N] phonetic.sound_parts of each character (None: no reading)
   frames: object = None   # lexicon.FrameTable (None: its features are 0)
 
   def __post_init__(self):
@@ -220,6 +230,82 @@ class Prior:
     return np.where((cols >= 0)[..., None], out, 0.0)
 
 
+class Sounds:
+  """Error pairs counted by the sounds of their two characters, for one direction:
+  ``pairs[part]`` {(row's sound, column's sound): distinct error pairs}, for each
+  part of phonetic.SOUND_PARTS. Pairs, not errors: one frequent pair (的/地, 377
+  errors) must not make its sounds (e/i) confusable for every character."""
+
+  def __init__(self, pairs):
+    self.pairs = {part: dict(pairs.get(part, {})) for part in phonetic.SOUND_PARTS}
+    self._bound = None  # (tables, [(ids [N], log counts [V + 1, V + 1])] per part)
+
+  @classmethod
+  def of(cls, pair_counts, tables):
+    """The distinct pairs of {(row, col): n} (indices into ``tables``) by sound."""
+    pairs = {part: {} for part in phonetic.SOUND_PARTS}
+    for r, c in sorted(pair_counts):
+      a, b = tables.sounds[r], tables.sounds[c]
+      if a is not None and b is not None:
+        for part, key in zip(phonetic.SOUND_PARTS, zip(a, b)):
+          pairs[part][key] = pairs[part].get(key, 0) + 1
+    return cls(pairs)
+
+  def transposed(self):
+    """The other direction's Sounds."""
+    return Sounds({part: {(b, a): n for (a, b), n in counts.items()}
+                   for part, counts in self.pairs.items()})
+
+  def _tables(self, tables):
+    """Per part, each character's sound id and the log counts by ids; the last id
+    stands for "no reading" and counts nothing. Kept for the last ``tables``."""
+    bound = self._bound
+    if bound is None or bound[0] is not tables:
+      parts = []
+      for k, part in enumerate(phonetic.SOUND_PARTS):
+        values = sorted({s[k] for s in tables.sounds if s is not None})
+        index = {v: i for i, v in enumerate(values)}
+        ids = np.array([len(values) if s is None else index[s[k]] for s in tables.sounds],
+                       np.int64)
+        counts = np.zeros((len(values) + 1, len(values) + 1), np.float32)
+        for (a, b), n in self.pairs[part].items():
+          if a in index and b in index:
+            counts[index[a], index[b]] = math.log1p(n) / PRIOR_SCALE
+        parts.append((ids, counts))
+      bound = self._bound = (tables, parts)
+    return bound[1]
+
+  def rows(self, tables, rows):
+    """Yields (name, [len(rows), N] float32) for each of SOUND_FEATURES."""
+    rows = np.asarray(rows, np.int64)
+    for name, (ids, counts) in zip(SOUND_FEATURES, self._tables(tables)):
+      yield name, counts[ids[rows]][:, ids]
+
+  def features(self, tables, rows, cols):
+    """[R, M, len(SOUND_FEATURES)] of the given (row, column) pairs; cols -1 = padding."""
+    rows = np.asarray(rows, np.int64)
+    safe = np.maximum(cols, 0)
+    out = np.stack([counts[ids[rows][:, None], ids[safe]]
+                    for ids, counts in self._tables(tables)], axis=-1)
+    return np.where((cols >= 0)[..., None], out, 0.0).astype(np.float32)
+
+  def to_json(self):
+    return {part: [[a, b, n] for (a, b), n in sorted(counts.items())]
+            for part, counts in self.pairs.items()}
+
+  @classmethod
+  def from_json(cls, data):
+    if not isinstance(data, dict) or set(data) != set(phonetic.SOUND_PARTS):
+      raise ValueError(f"expected lists for {', '.join(phonetic.SOUND_PARTS)}")
+    pairs = {}
+    for part, rows in data.items():
+      if not all(isinstance(a, str) and isinstance(b, str) and isinstance(n, int) and n > 0
+                 for a, b, n in rows):
+        raise ValueError(f"{part}: expected [sound, sound, count > 0] entries")
+      pairs[part] = {(a, b): n for a, b, n in rows}
+    return cls(pairs)
+
+
 def map_blocks(fn, starts, threads=None):
   """fn(start) for each block start, on ``threads`` threads (default one per core),
   results in order. numpy and rapidfuzz release the GIL on whole blocks, so the
@@ -243,7 +329,7 @@ def measures(tables, rows):
 def features(tables, rows, raw, with_bits=True):
   """Yields (name, [len(rows), N] float32) for every name in BASE_FEATURES, in
   order (without the sound-alike bit features when not ``with_bits``: see
-  ``scores``); the prior's features come from ``Prior``."""
+  ``scores``); the prior's come from ``Prior``, the sound counts' from ``Sounds``."""
   bits = raw["bits"]
   for name, bit in _BITS if with_bits else ():
     yield name, ((bits & bit) > 0).astype(np.float32)
@@ -295,9 +381,9 @@ def features(tables, rows, raw, with_bits=True):
 
 def scores(tables, rows, raw, weight_sets, priors=None, rows_per_product=16):
   """[len(rows), N] float32 scores for each of ``weight_sets`` ({feature: w} each,
-  and "mlp": a ``Network`` or none), with the ``Prior`` of each (``priors``,
-  aligned; None: no prior). Also leaves the block's ``raw["mixture"]`` and
-  ``raw["look_alike"]`` (see ``features``).
+  "mlp": a ``Network`` or none, "sounds": ``Sounds`` or none), with the ``Prior``
+  of each (``priors``, aligned; None: no prior). Also leaves the block's
+  ``raw["mixture"]`` and ``raw["look_alike"]`` (see ``features``).
 
   Every set's linear part and network run in one matrix product per
   ``rows_per_product`` rows, on features made for those rows only (a whole
@@ -331,6 +417,9 @@ def scores(tables, rows, raw, weight_sets, priors=None, rows_per_product=16):
     if prior is not None:
       out += np.float32(weights.get("seen", 0.0)) * prior.seen(rows)
       out += np.float32(weights.get("popular", 0.0)) * prior.popular[None, :]
+    if weights.get("sounds") is not None:
+      for name, value in weights["sounds"].rows(tables, rows):
+        out += np.float32(weights.get(name, 0.0)) * value
   return outs
 
 
@@ -416,6 +505,12 @@ def load_weights(path=None):
     raise InputError(path, 0, f"not a ranking weights JSON file: {e}") from None
   if not isinstance(data, dict) or any(d not in data.get("weights", {}) for d in DIRECTIONS):
     raise InputError(path, 0, "expected {\"weights\": {\"correct\": {...}, \"error\": {...}}}")
+  sounds = data.get("sound_pairs")
+  if sounds is not None:
+    try:
+      sounds = Sounds.from_json(sounds)
+    except (TypeError, ValueError) as e:
+      raise InputError(path, 0, f"bad \"sound_pairs\" entry: {e}") from None
   out = {}
   for d in DIRECTIONS:
     given = dict(data["weights"][d])
@@ -424,6 +519,8 @@ def load_weights(path=None):
     if unknown:
       raise InputError(path, 0, f"unknown features in {d!r}: {', '.join(sorted(unknown))}")
     out[d] = {k: float(v) for k, v in given.items()}
+    if sounds is not None:  # the file holds them in the correction direction
+      out[d]["sounds"] = sounds if d == "correct" else sounds.transposed()
     if net is not None:
       try:
         out[d]["mlp"] = Network(net)
@@ -438,6 +535,8 @@ def weights_json(weights, note):
           "note": note,
           "weights": {d: {k: round(float(weights[d].get(k, 0.0)), 4) + 0.0 for k in FEATURES}
                       for d in DIRECTIONS}}
+  if weights["correct"].get("sounds") is not None:
+    data["sound_pairs"] = weights["correct"]["sounds"].to_json()
   for d in DIRECTIONS:
     if "mlp" in weights[d]:
       data["weights"][d]["mlp"] = {
@@ -499,12 +598,17 @@ def sample(tables, rows, must_include, hard=HARD, random=RANDOM, seed=0, block=3
   return Sample(rows, cols, x, offset)
 
 
-def with_prior(sample_, keep, prior):
-  """The rows ``keep`` (bool [R]) of ``sample_``, their prior features from ``prior``."""
+def with_prior(sample_, keep, prior, sounds=None, tables=None):
+  """The rows ``keep`` (bool [R]) of ``sample_``, their prior features from ``prior``
+  and their sound features from ``sounds`` (a ``Sounds`` of ``tables``)."""
   x = sample_.x[keep].copy()
+  rows, cols = sample_.rows[keep], sample_.cols[keep]
+  at = len(BASE_FEATURES)
   if prior is not None:
-    x[..., len(BASE_FEATURES):] = prior.features(sample_.rows[keep], sample_.cols[keep])
-  return Sample(sample_.rows[keep], sample_.cols[keep], x, sample_.offset[keep])
+    x[..., at:at + len(PRIOR_FEATURES)] = prior.features(rows, cols)
+  if sounds is not None:
+    x[..., at + len(PRIOR_FEATURES):] = sounds.features(tables, rows, cols)
+  return Sample(rows, cols, x, sample_.offset[keep])
 
 
 def stack(samples):
@@ -648,11 +752,12 @@ def oriented(pair_counts, index, direction):
   return out
 
 
-def jackknifed(sample_, corpora, index, direction, use_prior=True):
+def jackknifed(sample_, corpora, tables, direction, use_prior=True):
   """(Sample, targets) stacking, for each corpus in ``corpora`` (a list of
   {(wrong, correct): n}), its rows with its own pairs as targets and the prior
-  of all the *other* corpora (see the module doc). ``sample_`` must cover every
-  row and target of every corpus."""
+  and sounds of all the *other* corpora (see the module doc). ``sample_`` must
+  cover every row and target of every corpus."""
+  index = {c: i for i, c in enumerate(tables.chars)}
   parts, targets = [], []
   for k, counts in enumerate(corpora):
     mine = oriented(counts, index, direction)
@@ -663,8 +768,11 @@ def jackknifed(sample_, corpora, index, direction, use_prior=True):
       if j != k:
         for pair, n in other.items():
           others[pair] = others.get(pair, 0) + n
-    prior = Prior(oriented(others, index, direction), len(index)) if use_prior and others else None
-    part = with_prior(sample_, keep, prior)
+    prior = sounds = None
+    if use_prior and others:
+      seen = oriented(others, index, direction)
+      prior, sounds = Prior(seen, len(index)), Sounds.of(seen, tables)
+    part = with_prior(sample_, keep, prior, sounds, tables)
     parts.append(part)
     targets.append(target_matrix(part, mine))
   return stack(parts), np.concatenate(targets)
@@ -672,7 +780,8 @@ def jackknifed(sample_, corpora, index, direction, use_prior=True):
 
 def fit(tables, corpora, seed=0, log=None):
   """Both directions' weights fitted to ``corpora``, a list of {(wrong, correct):
-  count} from different sources; with one corpus the prior gets no weight."""
+  count} from different sources; with one corpus the prior and the sound counts
+  get no weight, and no sound counts are kept."""
   index = {c: i for i, c in enumerate(tables.chars)}
   weights = {}
   for direction in DIRECTIONS:
@@ -686,10 +795,13 @@ def fit(tables, corpora, seed=0, log=None):
     for r, c in everything:
       targets.setdefault(r, []).append(c)
     s = sample(tables, sorted(targets), targets, seed=seed)
-    x, y = jackknifed(s, corpora, index, direction, use_prior=len(corpora) > 1)
+    x, y = jackknifed(s, corpora, tables, direction, use_prior=len(corpora) > 1)
     weights[direction] = fit_network(x, y, fit_weights(x, y), seed=seed)
+    if len(corpora) > 1:
+      weights[direction]["sounds"] = Sounds.of(everything, tables)
     if log:
       log(f"fitted {direction} direction on {sum(everything.values()):.0f} errors, "
           f"{len(everything)} pairs, {len(targets)} rows, {len(corpora)} corpora; "
-          f"seen {weights[direction]['seen']:.2f}, popular {weights[direction]['popular']:.2f}")
+          + ", ".join(f"{k} {weights[direction][k]:.2f}"
+                      for k in PRIOR_FEATURES + SOUND_FEATURES))
   return weights
