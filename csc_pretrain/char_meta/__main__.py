@@ -62,7 +62,8 @@ BUILD_FLAGS = (
 FIT_FLAGS = (
     ("fit_pairs", "list", "fit: real error pairs, one corpus per entry: ERROR.txt:CORRECT.txt "
      "(line-aligned sentences of equal length) or wrong<TAB>correct<TAB>count files. With two or "
-     "more, the prior's weights are fitted too (each corpus against the others')."),
+     "more, the prior's weights are fitted too (each corpus against the others'), and the "
+     "pairs' sound counts are written with the weights."),
     ("weights_out", "string", "fit: where to write the weights (default: the shipped "
      "ranking_weights.json)."),
     ("prior_out", "string", "fit: where to write the summed pair counts, the prior that goes "
