@@ -153,17 +153,17 @@ def cross_validate(tables, sets_counts, log, args_shares=()):
       fitting_sum.update(counts)
     for direction in ranking.DIRECTIONS:
       s = samples[direction]
+      seen = ranking.oriented(fitting_sum, index, direction)
       fitted = {}
       for use_prior in (False, True):
         x, y = ranking.jackknifed(s, fitting, tables, direction, use_prior)
         linear = ranking.fit_weights(x, y)
         fitted[use_prior] = ranking.fit_network(x, y, linear)
         if use_prior:  # as ranking.fit: the fitting sets' pairs counted by sound
-          sounds = ranking.Sounds.of(ranking.oriented(fitting_sum, index, direction), tables)
+          sounds = ranking.Sounds.of(seen, tables)
           fitted["linear"] = dict(linear, sounds=sounds)
           fitted[True]["sounds"] = sounds
       test = ranking.oriented(sets_counts[held_out], index, direction)
-      seen = ranking.oriented(fitting_sum, index, direction)
       prior = ranking.Prior(seen, len(tables.chars))
       bonus_pairs = {p: build.OBSERVED_WEIGHT * float(np.log1p(n)) for p, n in seen.items()}
       bonus = similarity._Bonus(bonus_pairs, len(tables.chars))
